@@ -1,0 +1,50 @@
+//! Generates `include/zcio.h` from the exported items in `src/` with cbindgen.
+//!
+//! The header is committed, so the file is rewritten only when its bytes
+//! change: an unchanged header keeps its timestamp and does not trigger
+//! rebuilds of the C and C++ code that includes it.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets the manifest dir"));
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+
+    // The shared library carries the ABI's major version in its SONAME, so
+    // programs linked against 0.x find `libzcio.so.0` at run time.
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libzcio.so.{major}");
+
+    let header = generate_header(&root);
+    let path = root.join("include").join("zcio.h");
+    if fs::read(&path).ok().as_deref() != Some(header.as_slice()) {
+        fs::create_dir_all(root.join("include")).expect("create include/");
+        fs::write(&path, &header).expect("write include/zcio.h");
+    }
+}
+
+/// Runs cbindgen with `cbindgen.toml` and adds the version macros, which
+/// come from `Cargo.toml` so that one number drives every version.
+fn generate_header(root: &PathBuf) -> Vec<u8> {
+    let mut config =
+        cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
+    let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("version");
+    config.after_includes = Some(format!(
+        "\n#define ZCIO_VERSION_MAJOR {}\n#define ZCIO_VERSION_MINOR {}\n#define ZCIO_VERSION_PATCH {}",
+        version("MAJOR"),
+        version("MINOR"),
+        version("PATCH"),
+    ));
+
+    let mut header = Vec::new();
+    cbindgen::Builder::new()
+        .with_crate(root)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen could not generate include/zcio.h")
+        .write(&mut header);
+    header
+}

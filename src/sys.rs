@@ -1,0 +1,226 @@
+//! The one module that makes system calls.
+//!
+//! Each wrapper makes exactly one call and turns a -1 return into
+//! [`Error::Os`] with the raw `errno`. Retrying, looping and argument
+//! checks belong to the callers in the safe core.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use crate::error::Error;
+
+unsafe extern "C" {
+    // glibc 2.32 and later: static strings, safe from any thread, unlike
+    // strerror().
+    fn strerrordesc_np(errnum: c_int) -> *const c_char;
+    fn strerrorname_np(errnum: c_int) -> *const c_char;
+}
+
+/// The C library's static message for `errno`, if it knows the value.
+pub fn errno_message(errno: i32) -> Option<&'static CStr> {
+    // SAFETY: the function returns NULL or a pointer to a static,
+    // NUL-terminated string that is never freed.
+    unsafe { static_str(strerrordesc_np(errno)) }
+}
+
+/// The C library's static name for `errno` (such as `EAGAIN`), if it knows it.
+pub fn errno_name(errno: i32) -> Option<&'static CStr> {
+    // SAFETY: as in errno_message.
+    unsafe { static_str(strerrorname_np(errno)) }
+}
+
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that lives forever.
+unsafe fn static_str(p: *const c_char) -> Option<&'static CStr> {
+    // SAFETY: the caller guarantees the pointer is static and terminated.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
+}
+
+/// The calling thread's current `errno` as an error.
+fn last_error() -> Error {
+    Error::Os(
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
+    )
+}
+
+/// Sets the calling thread's `errno`, which C callers may read after a
+/// failed call.
+pub fn set_errno(errno: i32) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, which
+    // is valid for the thread's lifetime.
+    unsafe { *libc::__errno_location() = errno }
+}
+
+fn check_size(ret: isize) -> Result<usize, Error> {
+    usize::try_from(ret).map_err(|_| last_error())
+}
+
+fn check_int(ret: c_int) -> Result<c_int, Error> {
+    if ret < 0 { Err(last_error()) } else { Ok(ret) }
+}
+
+/// Turns an optional offset into the pointer the kernel reads and advances.
+fn offset_ptr(offset: Option<&mut i64>) -> *mut libc::off64_t {
+    offset.map_or(ptr::null_mut(), |off| off as *mut i64 as *mut libc::off64_t)
+}
+
+/// One sendfile(2) call; the kernel advances `offset` (or the file position
+/// when it is `None`) by the bytes it returns.
+pub fn sendfile(
+    out_fd: RawFd,
+    in_fd: RawFd,
+    offset: Option<&mut i64>,
+    count: usize,
+) -> Result<usize, Error> {
+    // SAFETY: the offset pointer is NULL or a valid, exclusive i64 for the
+    // duration of the call; descriptors are plain integers to the kernel.
+    check_size(unsafe { libc::sendfile64(out_fd, in_fd, offset_ptr(offset), count) })
+}
+
+/// One splice(2) call with the kernel's `SPLICE_F_*` flags.
+pub fn splice(
+    in_fd: RawFd,
+    in_offset: Option<&mut i64>,
+    out_fd: RawFd,
+    out_offset: Option<&mut i64>,
+    len: usize,
+    flags: u32,
+) -> Result<usize, Error> {
+    let (in_off, out_off) = (offset_ptr(in_offset), offset_ptr(out_offset));
+    // SAFETY: both offset pointers are NULL or valid, exclusive i64s for the
+    // duration of the call.
+    check_size(unsafe { libc::splice(in_fd, in_off, out_fd, out_off, len, flags) })
+}
+
+/// One tee(2) call with the kernel's `SPLICE_F_*` flags.
+pub fn tee(in_fd: RawFd, out_fd: RawFd, len: usize, flags: u32) -> Result<usize, Error> {
+    // SAFETY: tee takes no pointers.
+    check_size(unsafe { libc::tee(in_fd, out_fd, len, flags) })
+}
+
+/// One copy_file_range(2) call.
+pub fn copy_file_range(
+    in_fd: RawFd,
+    in_offset: Option<&mut i64>,
+    out_fd: RawFd,
+    out_offset: Option<&mut i64>,
+    len: usize,
+) -> Result<usize, Error> {
+    let (in_off, out_off) = (offset_ptr(in_offset), offset_ptr(out_offset));
+    // SAFETY: both offset pointers are NULL or valid, exclusive i64s for the
+    // duration of the call; flags must be 0.
+    check_size(unsafe { libc::copy_file_range(in_fd, in_off, out_fd, out_off, len, 0) })
+}
+
+/// pipe2(2): returns the read end and the write end, owned.
+pub fn pipe2(flags: c_int) -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: fds is a writable array of two ints, as pipe2 requires.
+    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) })?;
+    // SAFETY: pipe2 succeeded, so both descriptors are open and nobody else
+    // owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// fcntl(2) with an integer argument.
+pub fn fcntl_int(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int, Error> {
+    // SAFETY: the commands used with this wrapper take an int argument.
+    check_int(unsafe { libc::fcntl(fd, cmd, arg) })
+}
+
+/// fstat(2).
+pub fn fstat(fd: RawFd) -> Result<libc::stat64, Error> {
+    // SAFETY: a zeroed stat64 is a valid value of a plain C struct.
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid, writable stat64.
+    check_int(unsafe { libc::fstat64(fd, &mut st) })?;
+    Ok(st)
+}
+
+/// The size in bytes of a block device (BLKGETSIZE64), which fstat reports
+/// as 0.
+pub fn block_device_size(fd: RawFd) -> Result<u64, Error> {
+    // <linux/fs.h>: _IOR(0x12, 114, size_t).
+    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 through the pointer.
+    check_int(unsafe { libc::ioctl(fd, BLKGETSIZE64, &mut size) })?;
+    Ok(size)
+}
+
+/// Blocks SIGPIPE in the calling thread for as long as it lives, so a write
+/// to a closed pipe or socket fails with EPIPE instead of killing the
+/// process. On drop it discards a SIGPIPE that the guarded calls raised and
+/// restores the thread's signal mask.
+pub struct SigpipeGuard {
+    old_mask: libc::sigset_t,
+    /// The caller already blocked SIGPIPE: a pending one is theirs to handle.
+    was_blocked: bool,
+    raised: bool,
+}
+
+impl SigpipeGuard {
+    pub fn new() -> SigpipeGuard {
+        let set = sigpipe_set();
+        // SAFETY: a zeroed sigset_t is valid storage for pthread_sigmask to
+        // fill in.
+        let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: both sets are valid; SIG_BLOCK only adds SIGPIPE.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old_mask) };
+        // SAFETY: old_mask was filled in by pthread_sigmask.
+        let was_blocked = unsafe { libc::sigismember(&old_mask, libc::SIGPIPE) } == 1;
+        SigpipeGuard {
+            old_mask,
+            was_blocked,
+            raised: false,
+        }
+    }
+
+    /// Records the outcome of a guarded call; an EPIPE means a SIGPIPE is
+    /// now pending for this thread.
+    pub fn note<T>(&mut self, result: &Result<T, Error>) {
+        if matches!(result, Err(Error::Os(libc::EPIPE))) {
+            self.raised = true;
+        }
+    }
+}
+
+fn sigpipe_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the zeroed set before sigaddset uses it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        set
+    }
+}
+
+impl Drop for SigpipeGuard {
+    fn drop(&mut self) {
+        if self.was_blocked {
+            return;
+        }
+        let set = sigpipe_set();
+        if self.raised {
+            // SAFETY: a zeroed sigset_t is valid storage for sigpending.
+            let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
+            // SAFETY: pending is valid storage; the zero timeout makes
+            // sigtimedwait return at once whether or not SIGPIPE is pending.
+            unsafe {
+                libc::sigpending(&mut pending);
+                if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                    let zero = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
+                    libc::sigtimedwait(&set, ptr::null_mut(), &zero);
+                }
+            }
+        }
+        // SAFETY: old_mask is the mask pthread_sigmask reported in new().
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, ptr::null_mut()) };
+    }
+}

@@ -213,6 +213,109 @@
 #define ZCIO_EFLAGS -5005
 
 /**
+ * None of the mechanisms the options allow can copy between these
+ * descriptors.
+ */
+#define ZCIO_ENOMECH -5006
+
+/**
+ * No pipe was available for splicing: the pipe pool is exhausted. As a
+ * fallback reason it means read/write was used instead.
+ */
+#define ZCIO_ENOPIPE -5007
+
+/**
+ * An options or result structure has a size this version does not know,
+ * or sets fields past the ones it knows.
+ */
+#define ZCIO_ESTRUCT -5008
+
+/**
+ * Not an error: the transfer waits for its input to become readable.
+ */
+#define ZCIO_WANT_READ 1
+
+/**
+ * Not an error: the transfer waits for its output to become writable.
+ */
+#define ZCIO_WANT_WRITE 2
+
+/**
+ * Not an error: the byte budget is spent and both descriptors may still be
+ * ready; call again.
+ */
+#define ZCIO_MORE 3
+
+/**
+ * No mechanism (a copy that could not start).
+ */
+#define ZCIO_MECH_NONE 0
+
+/**
+ * copy_file_range(2): file to file inside the kernel, reflinks where the
+ * filesystem shares extents.
+ */
+#define ZCIO_MECH_COPY_FILE_RANGE 1
+
+/**
+ * sendfile(2): from a file or block device to anything.
+ */
+#define ZCIO_MECH_SENDFILE 2
+
+/**
+ * splice(2): from or to a pipe, through a pooled pipe if neither is one.
+ */
+#define ZCIO_MECH_SPLICE 3
+
+/**
+ * read(2) and write(2) through a pooled buffer: one copy through user
+ * space.
+ */
+#define ZCIO_MECH_READ_WRITE 4
+
+/**
+ * Bit for `zcio_copy_opts.mechanisms`: copy_file_range may be used.
+ */
+#define ZCIO_ALLOW_COPY_FILE_RANGE (1 << ZCIO_MECH_COPY_FILE_RANGE)
+
+/**
+ * Bit for `zcio_copy_opts.mechanisms`: sendfile may be used.
+ */
+#define ZCIO_ALLOW_SENDFILE (1 << ZCIO_MECH_SENDFILE)
+
+/**
+ * Bit for `zcio_copy_opts.mechanisms`: splice may be used.
+ */
+#define ZCIO_ALLOW_SPLICE (1 << ZCIO_MECH_SPLICE)
+
+/**
+ * Bit for `zcio_copy_opts.mechanisms`: read/write may be used.
+ */
+#define ZCIO_ALLOW_READ_WRITE (1 << ZCIO_MECH_READ_WRITE)
+
+/**
+ * Every mechanism; the same as 0 in `zcio_copy_opts.mechanisms`.
+ */
+#define ZCIO_ALLOW_ALL (((ZCIO_ALLOW_COPY_FILE_RANGE | ZCIO_ALLOW_SENDFILE) | ZCIO_ALLOW_SPLICE) | ZCIO_ALLOW_READ_WRITE)
+
+/**
+ * Source policy: use zero-copy whatever the source. Zero-copy into a
+ * socket or pipe hands the kernel references to the source's pages, so
+ * bytes written to the source file after the call returned can still show
+ * up in the output.
+ */
+#define ZCIO_SOURCE_ANY 0
+
+/**
+ * Source policy: use zero-copy only where later writes to the source cannot
+ * change the output: the source cannot change (a memfd sealed with
+ * F_SEAL_WRITE or F_SEAL_FUTURE_WRITE, a file on a read-only mount, a
+ * socket), or the output is a file or block device, into which the kernel
+ * copies during the call. Otherwise read/write.
+ */
+#define ZCIO_SOURCE_STABLE 1
+
+/**
  * Map flag: the mapping may be read (implied by every mapping).
  */
 #define ZCIO_MAP_READ 1
@@ -301,13 +404,351 @@
 #define ZCIO_SPLICE_MORE 4
 
 /**
+ * Index into `zcio_stats.fallbacks`: the kernel refused the mechanism
+ * (EINVAL, ENOSYS, EOPNOTSUPP, EXDEV, or EBADF for an O_APPEND output).
+ */
+#define ZCIO_FALLBACK_UNSUPPORTED 0
+
+/**
+ * Index into `zcio_stats.fallbacks`: a policy such as seccomp refused the
+ * call (EPERM).
+ */
+#define ZCIO_FALLBACK_DENIED 1
+
+/**
+ * Index into `zcio_stats.fallbacks`: the mechanism reported end of input
+ * before any byte (procfs files), so read/write decided.
+ */
+#define ZCIO_FALLBACK_EMPTY_AT_START 2
+
+/**
+ * Index into `zcio_stats.fallbacks`: no pipe was available for splicing.
+ */
+#define ZCIO_FALLBACK_NO_PIPE 3
+
+/**
+ * Below these sizes read/write beat the zero-copy mechanisms on the
+ * reference machine (2 vCPU VM, Linux 6.18; `zcio-bench --sweep`):
+ * copy_file_range and sendfile between files pay for their setup up to a
+ * few pages, while sendfile into a socket wins from the first byte.
+ */
+#define FILE_TO_FILE_READ_WRITE_BELOW (16 << 10)
+
+#define FILE_TO_OTHER_READ_WRITE_BELOW 0
+
+#define DEFAULT_PIPE_SIZE (1 << 20)
+
+#define DEFAULT_BUFFER_SIZE (256 << 10)
+
+/**
+ * A way of moving bytes. The numbers are the C API's `ZCIO_MECH_*` values.
+ */
+enum Mechanism
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    COPY_FILE_RANGE = 1,
+    SENDFILE = 2,
+    SPLICE = 3,
+    READ_WRITE = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum Mechanism Mechanism;
+#else
+typedef uint32_t Mechanism;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A mapped range of a file. Opaque: use the `zcio_map_*` functions.
  */
 typedef struct zcio_map zcio_map;
 
+/**
+ * A copy in progress between two descriptors. Opaque: use the
+ * `zcio_transfer_*` functions.
+ */
+typedef struct zcio_transfer zcio_transfer;
+
+/**
+ * Options for `zcio_copy` and `zcio_transfer_new`. Zero means "default" in
+ * every field, so `zcio_copy_opts o = { .size = sizeof o };` or
+ * `zcio_copy_opts_init` gives the defaults.
+ */
+typedef struct zcio_copy_opts {
+    /**
+     * `sizeof(zcio_copy_opts)` as the caller was compiled: lets the
+     * structure grow without breaking older callers.
+     */
+    uint32_t size;
+    /**
+     * Mask of `ZCIO_ALLOW_*` bits; 0 allows every mechanism.
+     */
+    uint32_t mechanisms;
+    /**
+     * NULL: read from the input's file position. Otherwise read from
+     * `*in_offset`, which `zcio_copy` advances by the bytes read, and
+     * leave the position alone.
+     */
+    int64_t *in_offset;
+    /**
+     * The same for the output, advanced by the bytes written.
+     */
+    int64_t *out_offset;
+    /**
+     * Capacity to ask for the splice pipe, in bytes; 0: the pool's size.
+     */
+    uint32_t pipe_size;
+    /**
+     * `ZCIO_SOURCE_ANY` (0) or `ZCIO_SOURCE_STABLE`.
+     */
+    uint32_t source_policy;
+    /**
+     * Most bytes one call writes; 0: no limit. A call that reaches it
+     * returns `ZCIO_MORE`.
+     */
+    uint64_t budget;
+    /**
+     * Copies known to be smaller than this many bytes use read/write,
+     * which beats zero-copy for small sizes. 0: the library's measured
+     * default for the pair of descriptors (16 KiB file to file, none
+     * otherwise); 1: always zero-copy when possible.
+     */
+    uint64_t read_write_below;
+} zcio_copy_opts;
+
+/**
+ * What `zcio_copy` did. Set `size` to `sizeof(zcio_copy_result)` before
+ * the call; every other field is written on every return.
+ */
+typedef struct zcio_copy_result {
+    /**
+     * `sizeof(zcio_copy_result)` as the caller was compiled.
+     */
+    uint32_t size;
+    /**
+     * The `ZCIO_MECH_*` that moved the bytes; `ZCIO_MECH_NONE` if the copy
+     * could not start.
+     */
+    uint32_t mechanism;
+    /**
+     * Bytes written to the output.
+     */
+    uint64_t moved;
+    /**
+     * Bytes read from the input. Equal to `moved` unless an error on the
+     * output left bytes read and unwritten.
+     */
+    uint64_t read;
+    /**
+     * The mechanism tried first, if the copy fell back from it; otherwise
+     * `ZCIO_MECH_NONE`.
+     */
+    uint32_t fallback_from;
+    /**
+     * Why it fell back: the negative errno the kernel gave (such as
+     * `ZCIO_EXDEV`), `ZCIO_ENOPIPE` when no pipe was free, or 0 when the
+     * mechanism reported end of input at once (as procfs files do).
+     */
+    int32_t fallback_code;
+} zcio_copy_result;
+
+/**
+ * Settings of the process-wide pools. A zero field means the default.
+ */
+typedef struct zcio_pool_config {
+    /**
+     * `sizeof(zcio_pool_config)` as the caller was compiled.
+     */
+    uint32_t size;
+    /**
+     * Most pipes in use at once (idle ones included in the bound). Default:
+     * a quarter of /proc/sys/fs/pipe-user-pages-soft in pipes of
+     * `pipe_size`, between 1 and 64, so the process stays clear of the
+     * kernel's per-user pipe budget. Past it, copies use read/write.
+     */
+    uint32_t max_pipes;
+    /**
+     * Capacity to ask for each pipe, in bytes (default 1 MiB; the kernel
+     * may grant less, see `zcio_pool_stats.pipe_size`). At most 1 GiB.
+     */
+    uint32_t pipe_size;
+    /**
+     * Most idle buffers kept for read/write copies (default 16).
+     */
+    uint32_t max_buffers;
+    /**
+     * Size of each read/write buffer in bytes (default 256 KiB, at most
+     * 64 MiB).
+     */
+    uint32_t buffer_size;
+    uint32_t reserved;
+} zcio_pool_config;
+
+/**
+ * Counters and gauges of the pools, filled in by `zcio_pool_stats`. (The
+ * structure cannot share the function's name: C keeps typedef and function
+ * names in one namespace.) Set `size` before passing it.
+ */
+typedef struct zcio_pool_counters {
+    /**
+     * `sizeof(zcio_pool_stats)` as the caller was compiled.
+     */
+    uint32_t size;
+    uint32_t reserved;
+    uint64_t pipes_idle;
+    uint64_t pipes_in_use;
+    uint64_t pipes_created;
+    uint64_t pipes_reused;
+    /**
+     * Pipes closed on return because bytes were left in them.
+     */
+    uint64_t pipes_discarded;
+    /**
+     * Requests refused because `max_pipes` were in use.
+     */
+    uint64_t pipes_exhausted;
+    /**
+     * Capacity the kernel granted the newest pipe, in bytes.
+     */
+    uint64_t pipe_size;
+    uint64_t max_pipes;
+    uint64_t buffers_idle;
+    uint64_t buffers_created;
+    uint64_t buffers_reused;
+} zcio_pool_counters;
+
+/**
+ * Process-wide counters of `zcio_copy` and `zcio_transfer_step`. Set
+ * `size` to `sizeof(zcio_stats)` before passing it.
+ */
+typedef struct zcio_stats {
+    /**
+     * `sizeof(zcio_stats)` as the caller was compiled.
+     */
+    uint32_t size;
+    uint32_t reserved;
+    /**
+     * Calls per mechanism, indexed by `ZCIO_MECH_*` (index 0 unused).
+     */
+    uint64_t calls[5];
+    /**
+     * Bytes written per mechanism, indexed by `ZCIO_MECH_*`.
+     */
+    uint64_t bytes[5];
+    /**
+     * Fallbacks by reason, indexed by `ZCIO_FALLBACK_*`.
+     */
+    uint64_t fallbacks[4];
+    /**
+     * Calls that stopped because a non-blocking descriptor was not ready.
+     */
+    uint64_t would_block;
+    /**
+     * Copies that chose read/write because they were small.
+     */
+    uint64_t small_copies;
+    /**
+     * Copies that chose read/write under `ZCIO_SOURCE_STABLE`.
+     */
+    uint64_t stable_copies;
+} zcio_stats;
+
+/**
+ * Progress of a transfer. Set `size` to `sizeof(zcio_transfer_progress)`
+ * before passing it; every other field is written.
+ */
+typedef struct zcio_transfer_progress {
+    /**
+     * `sizeof(zcio_transfer_progress)` as the caller was compiled.
+     */
+    uint32_t size;
+    /**
+     * The `ZCIO_MECH_*` in use.
+     */
+    uint32_t mechanism;
+    /**
+     * Bytes read from the input since the transfer began.
+     */
+    uint64_t read;
+    /**
+     * Bytes written to the output since the transfer began.
+     */
+    uint64_t written;
+    /**
+     * Bytes read and not yet written: they rest in the transfer's pipe or
+     * buffer and go out first on the next step.
+     */
+    uint64_t buffered;
+    /**
+     * Bytes read in this step.
+     */
+    uint64_t step_read;
+    /**
+     * Bytes written in this step.
+     */
+    uint64_t step_written;
+    /**
+     * The mechanism the transfer fell back from, or `ZCIO_MECH_NONE`.
+     */
+    uint32_t fallback_from;
+    /**
+     * Why it fell back; see `zcio_copy_result.fallback_code`.
+     */
+    int32_t fallback_code;
+} zcio_transfer_progress;
+
+#define Mechanism_ALL { Mechanism_CopyFileRange, Mechanism_Sendfile, Mechanism_Splice, Mechanism_ReadWrite, }
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Fills `opts` with the defaults and sets its size. NULL gives
+ * `ZCIO_ENULL`. Thread-safe.
+ */
+int zcio_copy_opts_init(struct zcio_copy_opts *opts);
+
+/**
+ * Copies bytes from `in_fd` to `out_fd` with the fastest correct mechanism
+ * for the pair, falling back cleanly when the kernel refuses one.
+ *
+ * File to file tries copy_file_range, then sendfile, then read/write; a
+ * file or block device to anything else uses sendfile; a pipe or socket
+ * input uses splice (through a pooled pipe when neither side is a pipe);
+ * anything else read/write. A mechanism refused before any byte moved
+ * (EINVAL, ENOSYS, EOPNOTSUPP, EXDEV, EPERM, or EBADF for an O_APPEND
+ * output) gives way to the next from the same offsets; an error after
+ * bytes moved is returned with the progress. Small copies use read/write
+ * (see `zcio_copy_opts.read_write_below`). Procfs and sysfs files are read
+ * to their real end whatever size they claim. Descriptor flags are never
+ * changed.
+ *
+ * `count` is a byte count or `ZCIO_TO_EOF`. `opts` may be NULL for the
+ * defaults; its offset pointers, if set, are advanced. `result_out` must
+ * not be NULL and its `size` must be set; it is written on every return
+ * except `ZCIO_ENULL` and `ZCIO_ESTRUCT` for it.
+ *
+ * Blocks on blocking descriptors. With a non-blocking descriptor that is
+ * not ready it returns `ZCIO_EAGAIN` and `result_out->moved` bytes were
+ * copied; call again. It never returns while bytes it has read are
+ * unwritten: if a non-blocking output fills up then, it waits for the
+ * output to take them (at most one pipe's worth). Event loops that must
+ * never wait use `zcio_transfer`. Never raises SIGPIPE. Thread-safe.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_MORE` when `opts->budget` is reached,
+ * `ZCIO_EAGAIN`, `ZCIO_ESHORT` when the input ended before `count` bytes,
+ * `ZCIO_ENOMECH` when no allowed mechanism fits the descriptors,
+ * `ZCIO_EFLAGS` or `ZCIO_ESTRUCT` for bad options, or a negative errno.
+ */
+int zcio_copy(int out_fd,
+              int in_fd,
+              uint64_t count,
+              const struct zcio_copy_opts *opts,
+              struct zcio_copy_result *result_out);
 
 /**
  * Describes any code in words.
@@ -365,7 +806,7 @@ int zcio_map_open(int fd,
                   uint64_t offset,
                   uint64_t len,
                   uint32_t flags,
-                  zcio_map **map_out);
+                  struct zcio_map **map_out);
 
 /**
  * The first byte of the mapping: the byte at the `offset` given to
@@ -376,12 +817,12 @@ int zcio_map_open(int fd,
  * it is a valid address that must not be dereferenced. A NULL `map` gives
  * NULL. Thread-safe.
  */
-uint8_t *zcio_map_data(const zcio_map *map);
+uint8_t *zcio_map_data(const struct zcio_map *map);
 
 /**
  * The length of the mapping in bytes; 0 for a NULL `map`. Thread-safe.
  */
-uint64_t zcio_map_len(const zcio_map *map);
+uint64_t zcio_map_len(const struct zcio_map *map);
 
 /**
  * Writes the mapping's modified pages in a range back to the file
@@ -398,7 +839,7 @@ uint64_t zcio_map_len(const zcio_map *map);
  * Returns `ZCIO_OK`, `ZCIO_ENULL`, `ZCIO_EBOUNDS`, `ZCIO_EFLAGS`, or a
  * negative errno (`ZCIO_EIO` when the write-back failed).
  */
-int zcio_map_sync(zcio_map *map,
+int zcio_map_sync(struct zcio_map *map,
                   uint64_t offset,
                   uint64_t len,
                   uint32_t flags);
@@ -416,7 +857,7 @@ int zcio_map_sync(zcio_map *map,
  * negative errno (`ZCIO_EINVAL` when the kernel does not support the
  * advice for this mapping).
  */
-int zcio_map_advise(zcio_map *map,
+int zcio_map_advise(struct zcio_map *map,
                     uint64_t offset,
                     uint64_t len,
                     uint32_t advice);
@@ -429,7 +870,7 @@ int zcio_map_advise(zcio_map *map,
  * `zcio_map_data` are invalid afterwards. Not to be called while another
  * thread uses the same mapping.
  */
-void zcio_map_close(zcio_map *map);
+void zcio_map_close(struct zcio_map *map);
 
 /**
  * Creates a pipe, for splicing between two descriptors that are not pipes.
@@ -449,6 +890,38 @@ void zcio_map_close(zcio_map *map);
  * (`ZCIO_EMFILE`, `ZCIO_ENFILE`). On error both ints are set to -1.
  */
 int zcio_pipe_new(uint32_t size_hint, uint32_t flags, int *fds_out);
+
+/**
+ * Changes the pool settings for the whole process.
+ *
+ * `config` must not be NULL and its `size` must be set; zero fields take
+ * their defaults. Idle pipes and buffers that no longer fit the settings
+ * are closed now; those in use are judged when they come back. Never
+ * blocks on I/O. Thread-safe.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_ENULL`, `ZCIO_ESTRUCT`, or `ZCIO_EINVAL` for a
+ * size beyond the limits above.
+ */
+int zcio_pool_configure(const struct zcio_pool_config *config);
+
+/**
+ * Reads the settings in force, defaults resolved, into `*config_out`,
+ * whose `size` must be set. Thread-safe.
+ */
+int zcio_pool_config_get(struct zcio_pool_config *config_out);
+
+/**
+ * Reads the pool counters into `*stats_out`, whose `size` must be set.
+ * Thread-safe.
+ */
+int zcio_pool_stats(struct zcio_pool_counters *stats_out);
+
+/**
+ * Closes every idle pipe and frees every idle buffer, for example before
+ * a long idle period. (After fork the child drops the pipes it inherited
+ * by itself.) Thread-safe. Returns `ZCIO_OK`.
+ */
+int zcio_pool_trim(void);
 
 /**
  * Sends bytes from a file to any descriptor with sendfile(2).
@@ -551,6 +1024,79 @@ int zcio_copy_file_range(int in_fd,
                          int64_t *out_offset,
                          uint64_t len,
                          uint64_t *copied_out);
+
+/**
+ * Reads the counters into `*stats_out`, whose `size` must be set.
+ *
+ * The counters are updated with relaxed atomics, so a snapshot taken while
+ * other threads copy may mix slightly older and newer values. Never blocks.
+ * Thread-safe. Returns `ZCIO_OK`, `ZCIO_ENULL` or `ZCIO_ESTRUCT`.
+ */
+int zcio_stats_get(struct zcio_stats *stats_out);
+
+/**
+ * Sets every counter to zero. Counts made by other threads at the same
+ * moment may or may not survive. Thread-safe.
+ */
+void zcio_stats_reset(void);
+
+/**
+ * Starts a transfer of `count` bytes (or `ZCIO_TO_EOF`) from `in_fd` to
+ * `out_fd`, choosing the mechanism as `zcio_copy` does.
+ *
+ * `opts` may be NULL. Its offsets, if set, are read now and the transfer
+ * keeps its own copies: the caller's `int64_t`s are not written later, and
+ * the current offsets are the starting ones plus `read` and `written`.
+ * `opts->budget` becomes the default budget of each step. `t_out` must not
+ * be NULL; on success `*t_out` is a new transfer owned by the caller, to be
+ * released with `zcio_transfer_free`; on error it is set to NULL.
+ *
+ * Makes no transfer I/O and never blocks. The descriptors stay the
+ * caller's: keep them open until the transfer is freed, and do not read or
+ * write them in between steps. Thread-safe; a transfer itself must be used
+ * by one thread at a time.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_ENOMECH`, `ZCIO_EFLAGS` or `ZCIO_ESTRUCT` for
+ * the options, `ZCIO_ESPIPE` for an offset on a pipe or socket, or a
+ * negative errno from inspecting the descriptors (`ZCIO_EBADF`).
+ */
+int zcio_transfer_new(int out_fd,
+                      int in_fd,
+                      uint64_t count,
+                      const struct zcio_copy_opts *opts,
+                      struct zcio_transfer **t_out);
+
+/**
+ * Moves up to `budget` bytes (0: the budget from the options, or no
+ * limit) and says what to wait for next.
+ *
+ * Returns `ZCIO_OK` once every byte is written (and on every later call),
+ * `ZCIO_WANT_READ` when the input is not ready (wait for EPOLLIN on
+ * `in_fd`), `ZCIO_WANT_WRITE` when the output is not ready (wait for
+ * EPOLLOUT on `out_fd`), `ZCIO_MORE` when the budget is spent (call again
+ * without waiting), `ZCIO_ESHORT` when the input ended before `count`
+ * bytes, or a negative errno (`ZCIO_EPIPE` when the reader has gone). The
+ * WANT codes name the descriptor whose last call said EAGAIN, so an
+ * edge-triggered loop can arm exactly that one.
+ *
+ * Bytes taken from the input and not yet written stay in the transfer and
+ * go out first on the next step; end of input is only a 0 read, never an
+ * EAGAIN. `t` must not be NULL. `progress_out` may be NULL; if not, its
+ * `size` must be set and it is written on every return except
+ * `ZCIO_ENULL`. Blocks only on blocking descriptors. Never raises SIGPIPE.
+ */
+int zcio_transfer_step(struct zcio_transfer *t,
+                       uint64_t budget,
+                       struct zcio_transfer_progress *progress_out);
+
+/**
+ * Ends a transfer and frees it. NULL is allowed and does nothing.
+ *
+ * Bytes still buffered in the transfer (`progress.buffered`) are dropped;
+ * its pipe or buffer goes back to the pool, or is closed if it still held
+ * bytes. The descriptors are not closed: they are the caller's.
+ */
+void zcio_transfer_free(struct zcio_transfer *t);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -87,6 +87,23 @@ pub const ZCIO_ESHORT: i32 = -5003;
 pub const ZCIO_EBOUNDS: i32 = -5004;
 /// A flags or advice argument holds a value this version does not define.
 pub const ZCIO_EFLAGS: i32 = -5005;
+/// None of the mechanisms the options allow can copy between these
+/// descriptors.
+pub const ZCIO_ENOMECH: i32 = -5006;
+/// No pipe was available for splicing: the pipe pool is exhausted. As a
+/// fallback reason it means read/write was used instead.
+pub const ZCIO_ENOPIPE: i32 = -5007;
+/// An options or result structure has a size this version does not know,
+/// or sets fields past the ones it knows.
+pub const ZCIO_ESTRUCT: i32 = -5008;
+
+/// Not an error: the transfer waits for its input to become readable.
+pub const ZCIO_WANT_READ: i32 = 1;
+/// Not an error: the transfer waits for its output to become writable.
+pub const ZCIO_WANT_WRITE: i32 = 2;
+/// Not an error: the byte budget is spent and both descriptors may still be
+/// ready; call again.
+pub const ZCIO_MORE: i32 = 3;
 
 /// One row of the code table: the value, its constant's name and message.
 struct Code {
@@ -232,6 +249,12 @@ pub enum Error {
     Null,
     /// A panic was caught at the C boundary.
     Panic,
+    /// No allowed mechanism can serve the pair of descriptors.
+    NoMechanism,
+    /// No pipe could be leased and no other mechanism is allowed.
+    NoPipe,
+    /// An options structure has an unsupported size or unknown fields set.
+    Struct,
 }
 
 impl Error {
@@ -244,6 +267,9 @@ impl Error {
             Error::Flags => ZCIO_EFLAGS,
             Error::Null => ZCIO_ENULL,
             Error::Panic => ZCIO_EPANIC,
+            Error::NoMechanism => ZCIO_ENOMECH,
+            Error::NoPipe => ZCIO_ENOPIPE,
+            Error::Struct => ZCIO_ESTRUCT,
         }
     }
 
@@ -345,8 +371,10 @@ mod tests {
     #[test]
     fn library_codes_never_collide_with_errno() {
         for row in CODES.iter().filter(|row| row.value < -MAX_ERRNO) {
-            assert!(row.value < -MAX_ERRNO);
             assert!(row.name.to_bytes().starts_with(b"ZCIO_E"));
+        }
+        for row in CODES.iter().filter(|row| row.value > 0) {
+            assert!(row.name.to_bytes().starts_with(b"ZCIO_WANT_") || row.value == ZCIO_MORE);
         }
         let mut values: Vec<i32> = CODES.iter().map(|row| row.value).collect();
         values.sort_unstable();
@@ -371,7 +399,7 @@ mod tests {
             assert!(!message(value).to_bytes().is_empty());
         }
         assert_eq!(name(-libc::ENODATA), c"ENODATA");
-        assert_eq!(name(1), UNKNOWN_NAME);
+        assert_eq!(name(4), UNKNOWN_NAME);
         assert_eq!(
             message(ZCIO_ESHORT),
             c"Input ended before the requested number of bytes"

@@ -224,3 +224,115 @@ impl Drop for SigpipeGuard {
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, ptr::null_mut()) };
     }
 }
+
+/// read(2), or pread(2) at `offset` (advanced by the bytes read).
+pub fn read(fd: RawFd, buf: &mut [u8], offset: Option<&mut i64>) -> Result<usize, Error> {
+    let ptr = buf.as_mut_ptr().cast();
+    // SAFETY: buf is valid for writes of buf.len() bytes.
+    let n = check_size(unsafe {
+        match offset.as_deref() {
+            Some(&at) => libc::pread64(fd, ptr, buf.len(), at),
+            None => libc::read(fd, ptr, buf.len()),
+        }
+    })?;
+    if let Some(at) = offset {
+        *at += n as i64;
+    }
+    Ok(n)
+}
+
+/// write(2), or pwrite(2) at `offset` (advanced by the bytes written).
+pub fn write(fd: RawFd, buf: &[u8], offset: Option<&mut i64>) -> Result<usize, Error> {
+    let ptr = buf.as_ptr().cast();
+    // SAFETY: buf is valid for reads of buf.len() bytes.
+    let n = check_size(unsafe {
+        match offset.as_deref() {
+            Some(&at) => libc::pwrite64(fd, ptr, buf.len(), at),
+            None => libc::write(fd, ptr, buf.len()),
+        }
+    })?;
+    if let Some(at) = offset {
+        *at += n as i64;
+    }
+    Ok(n)
+}
+
+/// Whether each descriptor is ready right now: `(readable, writable)` for
+/// `read_fd` and `write_fd`, without waiting.
+pub fn ready_now(read_fd: RawFd, write_fd: RawFd) -> Result<(bool, bool), Error> {
+    let mut fds = [
+        libc::pollfd {
+            fd: read_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: write_fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        },
+    ];
+    // SAFETY: fds is a valid array of two pollfd structs.
+    check_int(unsafe { libc::poll(fds.as_mut_ptr(), 2, 0) })?;
+    // Errors and hang-ups count as ready: the next call reports them.
+    let ready = |p: &libc::pollfd| p.revents != 0;
+    Ok((ready(&fds[0]), ready(&fds[1])))
+}
+
+/// Waits until `fd` is writable (or has failed), retrying EINTR.
+pub fn wait_writable(fd: RawFd) -> Result<(), Error> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: pfd is one valid pollfd.
+        match check_int(unsafe { libc::poll(&mut pfd, 1, -1) }) {
+            Err(Error::Os(libc::EINTR)) => continue,
+            result => return result.map(drop),
+        }
+    }
+}
+
+/// The descriptor's status flags (F_GETFL).
+pub fn status_flags(fd: RawFd) -> Result<c_int, Error> {
+    fcntl_int(fd, libc::F_GETFL, 0)
+}
+
+/// The memfd seals of `fd` (F_GET_SEALS); EINVAL for files without seals.
+pub fn seals(fd: RawFd) -> Result<c_int, Error> {
+    fcntl_int(fd, libc::F_GET_SEALS, 0)
+}
+
+/// Whether the filesystem holding `fd` is mounted read-only.
+pub fn on_read_only_mount(fd: RawFd) -> Result<bool, Error> {
+    // SAFETY: a zeroed statvfs is valid storage for fstatvfs to fill in.
+    let mut st: libc::statvfs64 = unsafe { std::mem::zeroed() };
+    // SAFETY: st is valid, writable storage.
+    check_int(unsafe { libc::fstatvfs64(fd, &mut st) })?;
+    Ok(st.f_flag & libc::ST_RDONLY != 0)
+}
+
+/// The number of unread bytes in a pipe or socket (FIONREAD).
+pub fn unread_bytes(fd: RawFd) -> Result<usize, Error> {
+    let mut n: c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer.
+    check_int(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) })?;
+    Ok(n as usize)
+}
+
+/// The calling process's id, to notice a fork.
+pub fn pid() -> i32 {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// A soft limit of pipe pages per user, from procfs; `None` if unreadable.
+pub fn pipe_user_pages_soft() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}

@@ -7,7 +7,7 @@ use std::ptr;
 
 use common::*;
 use zcio::error::*;
-use zcio::ffi::transfer::*;
+use zcio::ffi::primitives::*;
 
 fn copy(
     input: i32,

@@ -9,7 +9,7 @@ use std::ptr;
 
 use common::*;
 use zcio::error::*;
-use zcio::ffi::transfer::{ZCIO_TO_EOF, zcio_sendfile};
+use zcio::ffi::primitives::{ZCIO_TO_EOF, zcio_sendfile};
 
 fn sendfile(out: i32, input: i32, offset: Option<&mut i64>, count: u64) -> (i32, u64) {
     let mut sent = u64::MAX;

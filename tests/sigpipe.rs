@@ -9,7 +9,7 @@ use std::ptr;
 
 use common::*;
 use zcio::error::*;
-use zcio::ffi::transfer::*;
+use zcio::ffi::primitives::*;
 
 /// The Rust runtime ignores SIGPIPE; C programs do not. Restore the default
 /// so a leaked SIGPIPE would kill this test binary.

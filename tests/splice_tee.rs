@@ -9,7 +9,7 @@ use std::ptr;
 
 use common::*;
 use zcio::error::*;
-use zcio::ffi::transfer::*;
+use zcio::ffi::primitives::*;
 
 fn splice(input: i32, in_off: Option<&mut i64>, output: i32, len: u64, flags: u32) -> (i32, u64) {
     let mut moved = u64::MAX;

@@ -13,9 +13,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::error::{Error, Partial, ZCIO_EPANIC, ZCIO_OK};
 use crate::sys;
 
+pub mod copy;
 pub mod errors;
 pub mod map;
 pub mod pipe;
+pub mod pool;
+pub mod primitives;
+pub mod stats;
 pub mod transfer;
 
 /// Runs an export's body, turning an error into its code and a panic into
@@ -75,6 +79,78 @@ pub(crate) fn finish(result: Result<u64, Partial>, moved_out: &mut u64) -> i32 {
             fail(partial.error)
         }
     }
+}
+
+/// A C structure that can grow: its first field is a `uint32_t size` that
+/// the caller sets to `sizeof` the structure it was compiled with.
+///
+/// # Safety
+/// The type is `repr(C)`, starts with a `u32` size, holds only integers and
+/// raw pointers (so all-zero bytes and any bytes are valid values), and
+/// `MIN_SIZE` ends on a field boundary.
+pub(crate) unsafe trait Versioned: Copy {
+    /// The size of the first published version.
+    const MIN_SIZE: usize;
+}
+
+/// Reads a versioned structure from C. A caller compiled against a newer,
+/// larger version is accepted if the fields this version does not know are
+/// all zero.
+///
+/// # Safety
+/// `ptr` is NULL or points to at least `(*ptr).size` readable bytes.
+pub(crate) unsafe fn read_versioned<T: Versioned>(ptr: *const T) -> Result<T, Error> {
+    if ptr.is_null() {
+        return Err(Error::Null);
+    }
+    let base = ptr.cast::<u8>();
+    // SAFETY: a non-NULL ptr points to a structure that starts with a u32.
+    let size = unsafe { ptr.cast::<u32>().read() } as usize;
+    let ours = std::mem::size_of::<T>();
+    if size < T::MIN_SIZE {
+        return Err(Error::Struct);
+    }
+    // SAFETY: the caller's structure holds `size` bytes.
+    let newer = unsafe { std::slice::from_raw_parts(base, size) };
+    if newer
+        .get(ours..)
+        .is_some_and(|extra| extra.iter().any(|&b| b != 0))
+    {
+        return Err(Error::Struct);
+    }
+
+    // SAFETY: all-zero bytes are a valid T (trait contract), and the copy
+    // stays within both structures and ends on a field boundary.
+    unsafe {
+        let mut value: T = std::mem::zeroed();
+        std::ptr::copy_nonoverlapping(base, (&raw mut value).cast::<u8>(), size.min(ours));
+        Ok(value)
+    }
+}
+
+/// Writes a versioned structure to C: at most the caller's `size` bytes,
+/// keeping its `size` field.
+///
+/// # Safety
+/// `ptr` is NULL or points to at least `(*ptr).size` writable bytes.
+pub(crate) unsafe fn write_versioned<T: Versioned>(ptr: *mut T, value: &T) -> Result<(), Error> {
+    if ptr.is_null() {
+        return Err(Error::Null);
+    }
+    // SAFETY: a non-NULL ptr points to a structure that starts with a u32.
+    let size = unsafe { ptr.cast::<u32>().read() } as usize;
+    if size < T::MIN_SIZE {
+        return Err(Error::Struct);
+    }
+    let keep = std::mem::size_of::<u32>();
+    let len = size.min(std::mem::size_of::<T>());
+    // SAFETY: both structures hold at least `len` bytes; the size field in
+    // the first four bytes is left as the caller set it.
+    unsafe {
+        let from = (value as *const T).cast::<u8>().add(keep);
+        std::ptr::copy_nonoverlapping(from, ptr.cast::<u8>().add(keep), len - keep);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,195 +1,174 @@
-//! Exports for the zero-copy transfers: `zcio_sendfile`, `zcio_splice`,
-//! `zcio_tee` and `zcio_copy_file_range`.
+//! Exports for the resumable transfer that event loops drive:
+//! `zcio_transfer_new`, `zcio_transfer_step` and `zcio_transfer_free`.
 
 use std::os::raw::c_int;
+use std::ptr;
 
-use super::{boundary, finish, offset, out};
-use crate::error::Error;
-use crate::primitives;
+use super::copy::{ZCIO_MECH_NONE, caller_options, zcio_copy_opts};
+use super::{Versioned, boundary, boundary_or, out, write_versioned};
+use crate::engine::{Status, Transfer};
+use crate::error::{Error, ZCIO_MORE, ZCIO_OK, ZCIO_WANT_READ, ZCIO_WANT_WRITE};
+use crate::primitives::TO_EOF;
 
-/// A count or length meaning "until the input ends".
-pub const ZCIO_TO_EOF: u64 = u64::MAX;
-
-/// Splice flag: ask the kernel to move pages instead of copying them (a
-/// hint; current kernels ignore it).
-pub const ZCIO_SPLICE_MOVE: u32 = 1;
-/// Splice flag: do not block on the pipe. A descriptor that is not a pipe
-/// blocks or not according to its own O_NONBLOCK flag.
-pub const ZCIO_SPLICE_NONBLOCK: u32 = 2;
-/// Splice flag: more data follows, like MSG_MORE on a socket.
-pub const ZCIO_SPLICE_MORE: u32 = 4;
-
-/// Translates ZCIO_SPLICE_* bits into the kernel's SPLICE_F_* bits.
-fn splice_flags(flags: u32) -> Result<u32, Error> {
-    let known = [
-        (ZCIO_SPLICE_MOVE, libc::SPLICE_F_MOVE),
-        (ZCIO_SPLICE_NONBLOCK, libc::SPLICE_F_NONBLOCK),
-        (ZCIO_SPLICE_MORE, libc::SPLICE_F_MORE),
-    ];
-    let all = known.iter().fold(0, |acc, (ours, _)| acc | ours);
-    if flags & !all != 0 {
-        return Err(Error::Flags);
-    }
-    Ok(known
-        .iter()
-        .filter(|(ours, _)| flags & ours != 0)
-        .fold(0, |acc, (_, k)| acc | k))
-}
-
-/// Sends bytes from a file to any descriptor with sendfile(2).
-///
-/// `in_fd` must allow mmap-like reads: a regular file or block device.
-/// `out_fd` may be a socket, pipe, regular file or character device.
-/// `offset` may be NULL: the bytes are read from `in_fd`'s file position,
-/// which advances. If not NULL, reading starts at `*offset`, which advances
-/// by the bytes sent, and `in_fd`'s position is untouched. `count` is a byte
-/// count or `ZCIO_TO_EOF`. `sent_out` must not be NULL.
-///
-/// Blocks if `out_fd` is blocking and full. If `out_fd` is non-blocking and
-/// full, returns `ZCIO_EAGAIN` with the bytes sent so far; call again, with
-/// the same offset pointer, once it is writable.
-///
-/// Returns `ZCIO_OK` when `count` bytes (or everything, with `ZCIO_TO_EOF`)
-/// were sent, `ZCIO_ESHORT` if the file ended first, or a negative errno.
-/// `*sent_out` holds the bytes sent on every return except `ZCIO_ENULL`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn zcio_sendfile(
-    out_fd: c_int,
-    in_fd: c_int,
-    offset: *mut i64,
+/// A copy in progress between two descriptors. Opaque: use the
+/// `zcio_transfer_*` functions.
+#[allow(non_camel_case_types)]
+pub struct zcio_transfer {
+    transfer: Transfer,
     count: u64,
-    sent_out: *mut u64,
-) -> c_int {
-    boundary(|| {
-        // SAFETY: the caller passes NULL or a valid uint64_t pointer.
-        let sent_out = unsafe { out(sent_out) }?;
-        *sent_out = 0;
-
-        // SAFETY: the caller passes NULL or a valid int64_t pointer.
-        let result = primitives::sendfile(out_fd, in_fd, unsafe { self::offset(offset) }, count);
-        Ok(finish(result, sent_out))
-    })
+    budget: u64,
 }
 
-/// Moves bytes between two descriptors with splice(2); at least one of them
-/// must be a pipe.
+/// Progress of a transfer. Set `size` to `sizeof(zcio_transfer_progress)`
+/// before passing it; every other field is written.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct zcio_transfer_progress {
+    /// `sizeof(zcio_transfer_progress)` as the caller was compiled.
+    pub size: u32,
+    /// The `ZCIO_MECH_*` in use.
+    pub mechanism: u32,
+    /// Bytes read from the input since the transfer began.
+    pub read: u64,
+    /// Bytes written to the output since the transfer began.
+    pub written: u64,
+    /// Bytes read and not yet written: they rest in the transfer's pipe or
+    /// buffer and go out first on the next step.
+    pub buffered: u64,
+    /// Bytes read in this step.
+    pub step_read: u64,
+    /// Bytes written in this step.
+    pub step_written: u64,
+    /// The mechanism the transfer fell back from, or `ZCIO_MECH_NONE`.
+    pub fallback_from: u32,
+    /// Why it fell back; see `zcio_copy_result.fallback_code`.
+    pub fallback_code: i32,
+}
+
+// SAFETY: repr(C), starts with the u32 size, integers only.
+unsafe impl Versioned for zcio_transfer_progress {
+    const MIN_SIZE: usize = std::mem::size_of::<zcio_transfer_progress>();
+}
+
+/// Starts a transfer of `count` bytes (or `ZCIO_TO_EOF`) from `in_fd` to
+/// `out_fd`, choosing the mechanism as `zcio_copy` does.
 ///
-/// An offset must be NULL for a pipe. For a file, NULL uses and advances
-/// its file position; a non-NULL offset is read from and advanced by the
-/// bytes moved, and the file position is untouched. `len` is a byte count or
-/// `ZCIO_TO_EOF`. `flags` combines `ZCIO_SPLICE_*`. `moved_out` must not be
-/// NULL.
+/// `opts` may be NULL. Its offsets, if set, are read now and the transfer
+/// keeps its own copies: the caller's `int64_t`s are not written later, and
+/// the current offsets are the starting ones plus `read` and `written`.
+/// `opts->budget` becomes the default budget of each step. `t_out` must not
+/// be NULL; on success `*t_out` is a new transfer owned by the caller, to be
+/// released with `zcio_transfer_free`; on error it is set to NULL.
 ///
-/// Blocks while a pipe is full or empty unless `ZCIO_SPLICE_NONBLOCK` is
-/// given, and on a blocking socket. Without a reader on the far side of an
-/// output pipe, a blocking call that asks for more than the pipe holds waits
-/// forever, as write(2) would. In non-blocking mode it returns `ZCIO_EAGAIN`
-/// with the bytes moved so far. The end of input is a pipe with no writers
-/// left, a socket shut down by its peer, or the end of a file.
+/// Makes no transfer I/O and never blocks. The descriptors stay the
+/// caller's: keep them open until the transfer is freed, and do not read or
+/// write them in between steps. Thread-safe; a transfer itself must be used
+/// by one thread at a time.
 ///
-/// Returns `ZCIO_OK`, `ZCIO_ESHORT` if the input ended first, `ZCIO_EFLAGS`
-/// for unknown flags, or a negative errno (`ZCIO_EINVAL` when neither
-/// descriptor is a pipe). `*moved_out` holds the bytes moved on every return
-/// except `ZCIO_ENULL`.
+/// Returns `ZCIO_OK`, `ZCIO_ENOMECH`, `ZCIO_EFLAGS` or `ZCIO_ESTRUCT` for
+/// the options, `ZCIO_ESPIPE` for an offset on a pipe or socket, or a
+/// negative errno from inspecting the descriptors (`ZCIO_EBADF`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zcio_splice(
-    in_fd: c_int,
-    in_offset: *mut i64,
+pub unsafe extern "C" fn zcio_transfer_new(
     out_fd: c_int,
-    out_offset: *mut i64,
-    len: u64,
-    flags: u32,
-    moved_out: *mut u64,
+    in_fd: c_int,
+    count: u64,
+    opts: *const zcio_copy_opts,
+    t_out: *mut *mut zcio_transfer,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: the caller passes NULL or a valid uint64_t pointer.
-        let moved_out = unsafe { out(moved_out) }?;
-        *moved_out = 0;
-        let flags = splice_flags(flags)?;
+        // SAFETY: the caller passes NULL or a valid zcio_transfer * pointer.
+        let t_out = unsafe { out(t_out) }?;
+        *t_out = ptr::null_mut();
+        // SAFETY: the caller passes NULL or valid options.
+        let caller = unsafe { caller_options(opts) }?;
 
-        // SAFETY: the caller passes NULL or valid int64_t pointers.
-        let (in_off, out_off) = unsafe { (offset(in_offset), offset(out_offset)) };
-        Ok(finish(
-            primitives::splice(in_fd, in_off, out_fd, out_off, len, flags),
-            moved_out,
-        ))
+        let transfer = Transfer::new(out_fd, in_fd, count, &caller.options)?;
+        *t_out = Box::into_raw(Box::new(zcio_transfer {
+            transfer,
+            count,
+            budget: caller.budget,
+        }));
+        Ok(ZCIO_OK)
     })
 }
 
-/// Duplicates bytes from one pipe into another with tee(2), leaving them in
-/// the input pipe.
+/// Moves up to `budget` bytes (0: the budget from the options, or no
+/// limit) and says what to wait for next.
 ///
-/// Both descriptors must be pipes (`ZCIO_EINVAL` otherwise). `flags` may be
-/// 0 or `ZCIO_SPLICE_NONBLOCK`. `copied_out` must not be NULL.
+/// Returns `ZCIO_OK` once every byte is written (and on every later call),
+/// `ZCIO_WANT_READ` when the input is not ready (wait for EPOLLIN on
+/// `in_fd`), `ZCIO_WANT_WRITE` when the output is not ready (wait for
+/// EPOLLOUT on `out_fd`), `ZCIO_MORE` when the budget is spent (call again
+/// without waiting), `ZCIO_ESHORT` when the input ended before `count`
+/// bytes, or a negative errno (`ZCIO_EPIPE` when the reader has gone). The
+/// WANT codes name the descriptor whose last call said EAGAIN, so an
+/// edge-triggered loop can arm exactly that one.
 ///
-/// Unlike the other calls this one does not loop: tee does not consume its
-/// input, so a second call would duplicate the same bytes again. It makes
-/// one tee call (retrying only EINTR), so `*copied_out` may be less than
-/// `len`; consume the input before duplicating more. `ZCIO_OK` with 0
-/// copied means the input pipe is empty and has no writers. Blocks on an
-/// empty input or full output pipe unless `ZCIO_SPLICE_NONBLOCK` is given,
-/// in which case it returns `ZCIO_EAGAIN`.
-///
-/// Returns `ZCIO_OK`, `ZCIO_EFLAGS` for unknown flags, or a negative errno.
-/// `*copied_out` is written on every return except `ZCIO_ENULL`.
+/// Bytes taken from the input and not yet written stay in the transfer and
+/// go out first on the next step; end of input is only a 0 read, never an
+/// EAGAIN. `t` must not be NULL. `progress_out` may be NULL; if not, its
+/// `size` must be set and it is written on every return except
+/// `ZCIO_ENULL`. Blocks only on blocking descriptors. Never raises SIGPIPE.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zcio_tee(
-    in_pipe: c_int,
-    out_pipe: c_int,
-    len: u64,
-    flags: u32,
-    copied_out: *mut u64,
+pub unsafe extern "C" fn zcio_transfer_step(
+    t: *mut zcio_transfer,
+    budget: u64,
+    progress_out: *mut zcio_transfer_progress,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: the caller passes NULL or a valid uint64_t pointer.
-        let copied_out = unsafe { out(copied_out) }?;
-        *copied_out = 0;
-        if flags & !ZCIO_SPLICE_NONBLOCK != 0 {
-            return Err(Error::Flags);
+        // SAFETY: the caller passes NULL or a transfer from zcio_transfer_new.
+        let t = unsafe { t.as_mut() }.ok_or(Error::Null)?;
+        let (read, written) = (t.transfer.read(), t.transfer.written());
+
+        let budget = if budget == 0 { t.budget } else { budget };
+        let status = t.transfer.step(budget);
+        if !progress_out.is_null() {
+            let progress = progress(&t.transfer, read, written);
+            // SAFETY: a non-NULL progress_out is a structure of its size.
+            unsafe { write_versioned(progress_out, &progress) }?;
         }
-        let flags = splice_flags(flags)?;
-
-        Ok(finish(
-            primitives::tee(in_pipe, out_pipe, len, flags),
-            copied_out,
-        ))
+        match status? {
+            Status::Done if t.count != TO_EOF && t.transfer.written() < t.count => {
+                Err(Error::Short)
+            }
+            Status::Done => Ok(ZCIO_OK),
+            Status::WantRead => Ok(ZCIO_WANT_READ),
+            Status::WantWrite => Ok(ZCIO_WANT_WRITE),
+            Status::More => Ok(ZCIO_MORE),
+        }
     })
 }
 
-/// Copies bytes between two files inside the kernel with
-/// copy_file_range(2), sharing extents where the filesystem supports it.
-///
-/// Both descriptors must be regular files (`ZCIO_EINVAL` otherwise);
-/// `out_fd` must not be opened with O_APPEND (`ZCIO_EBADF`). Offsets work as
-/// in `zcio_splice`: NULL uses and advances the file position, non-NULL is
-/// positional and advanced by the bytes copied. `len` is a byte count or
-/// `ZCIO_TO_EOF`. `copied_out` must not be NULL. Copying across filesystems
-/// may fail with `ZCIO_EXDEV`; copying a range onto itself (same file,
-/// overlapping ranges) fails with `ZCIO_EINVAL`.
-///
-/// Blocks for the duration of the disk I/O; there is no non-blocking mode.
-///
-/// Returns `ZCIO_OK`, `ZCIO_ESHORT` if the input ended first, or a negative
-/// errno. `*copied_out` is written on every return except `ZCIO_ENULL`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn zcio_copy_file_range(
-    in_fd: c_int,
-    in_offset: *mut i64,
-    out_fd: c_int,
-    out_offset: *mut i64,
-    len: u64,
-    copied_out: *mut u64,
-) -> c_int {
-    boundary(|| {
-        // SAFETY: the caller passes NULL or a valid uint64_t pointer.
-        let copied_out = unsafe { out(copied_out) }?;
-        *copied_out = 0;
+fn progress(transfer: &Transfer, read_before: u64, written_before: u64) -> zcio_transfer_progress {
+    let (fallback_from, fallback_code) = transfer
+        .fallback()
+        .map_or((ZCIO_MECH_NONE, 0), |(m, c)| (m as u32, c));
+    zcio_transfer_progress {
+        size: 0,
+        mechanism: transfer.mechanism() as u32,
+        read: transfer.read(),
+        written: transfer.written(),
+        buffered: transfer.buffered(),
+        step_read: transfer.read() - read_before,
+        step_written: transfer.written() - written_before,
+        fallback_from,
+        fallback_code,
+    }
+}
 
-        // SAFETY: the caller passes NULL or valid int64_t pointers.
-        let (in_off, out_off) = unsafe { (offset(in_offset), offset(out_offset)) };
-        Ok(finish(
-            primitives::copy_file_range(in_fd, in_off, out_fd, out_off, len),
-            copied_out,
-        ))
+/// Ends a transfer and frees it. NULL is allowed and does nothing.
+///
+/// Bytes still buffered in the transfer (`progress.buffered`) are dropped;
+/// its pipe or buffer goes back to the pool, or is closed if it still held
+/// bytes. The descriptors are not closed: they are the caller's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zcio_transfer_free(t: *mut zcio_transfer) {
+    boundary_or((), || {
+        if !t.is_null() {
+            // SAFETY: a non-NULL t came from Box::into_raw in
+            // zcio_transfer_new and the caller hands it back exactly once.
+            drop(unsafe { Box::from_raw(t) });
+        }
     })
 }

@@ -1,0 +1,194 @@
+//! Choosing how to copy between two descriptors: which mechanisms can
+//! serve the pair, in the order to try them.
+
+use std::os::fd::RawFd;
+
+use crate::error::Error;
+use crate::sys;
+
+/// A way of moving bytes. The numbers are the C API's `ZCIO_MECH_*` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Mechanism {
+    CopyFileRange = 1,
+    Sendfile = 2,
+    Splice = 3,
+    ReadWrite = 4,
+}
+
+impl Mechanism {
+    pub const ALL: [Mechanism; 4] = [
+        Mechanism::CopyFileRange,
+        Mechanism::Sendfile,
+        Mechanism::Splice,
+        Mechanism::ReadWrite,
+    ];
+
+    /// This mechanism's bit in a mask of allowed mechanisms.
+    pub fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// What a descriptor is, as far as choosing a mechanism goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    BlockDevice,
+    Pipe,
+    Socket,
+    /// Character devices, directories and anything else: read/write only.
+    Other,
+}
+
+/// A descriptor and the facts about it that the plan depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub fd: RawFd,
+    pub kind: Kind,
+    pub nonblocking: bool,
+    pub append: bool,
+    /// The size fstat reports (0 for pipes, sockets and procfs files).
+    pub size: u64,
+}
+
+impl Endpoint {
+    pub fn inspect(fd: RawFd) -> Result<Endpoint, Error> {
+        let st = sys::fstat(fd)?;
+        let flags = sys::status_flags(fd)?;
+        let kind = match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => Kind::File,
+            libc::S_IFBLK => Kind::BlockDevice,
+            libc::S_IFIFO => Kind::Pipe,
+            libc::S_IFSOCK => Kind::Socket,
+            _ => Kind::Other,
+        };
+        Ok(Endpoint {
+            fd,
+            kind,
+            nonblocking: flags & libc::O_NONBLOCK != 0,
+            append: flags & libc::O_APPEND != 0,
+            size: st.st_size.max(0) as u64,
+        })
+    }
+
+    fn is_file_like(&self) -> bool {
+        matches!(self.kind, Kind::File | Kind::BlockDevice)
+    }
+
+    /// True if the bytes this descriptor reads cannot change after a copy
+    /// returns: a memfd sealed against writes, or a file on a read-only
+    /// mount. Sockets qualify too: their buffers belong to the kernel.
+    pub fn is_immutable_source(&self) -> bool {
+        const SEALED: i32 = libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE;
+        match self.kind {
+            Kind::Socket => true,
+            Kind::File | Kind::BlockDevice => {
+                sys::seals(self.fd).is_ok_and(|seals| seals & SEALED != 0)
+                    || sys::on_read_only_mount(self.fd).unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What the caller allows and prefers.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Mask of `Mechanism::bit()`s that may be used.
+    pub allowed: u32,
+    /// Use zero-copy only when later writes to the source cannot show up in
+    /// the output.
+    pub stable_source: bool,
+    /// Transfers smaller than this use read/write; `None` picks the
+    /// measured default for the pair.
+    pub read_write_below: Option<u64>,
+}
+
+/// Below these sizes read/write beat the zero-copy mechanisms on the
+/// reference machine (2 vCPU VM, Linux 6.18; `zcio-bench --sweep`):
+/// copy_file_range and sendfile between files pay for their setup up to a
+/// few pages, while sendfile into a socket wins from the first byte.
+pub const FILE_TO_FILE_READ_WRITE_BELOW: u64 = 16 << 10;
+pub const FILE_TO_OTHER_READ_WRITE_BELOW: u64 = 0;
+
+/// The order in which mechanisms are tried, and why read/write may have been
+/// chosen outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    chain: [Option<Mechanism>; 4],
+    pub small: bool,
+    pub stable: bool,
+}
+
+impl Plan {
+    pub fn get(&self, index: usize) -> Option<Mechanism> {
+        self.chain.get(index).copied().flatten()
+    }
+}
+
+/// Picks the mechanisms for copying `count` bytes (`u64::MAX`: to the end)
+/// from `input` to `output`, from `in_offset` if positional.
+///
+/// sendfile cannot write at an output offset, so a positional output rules
+/// it out; an O_APPEND output rules out every zero-copy mechanism.
+pub fn plan(
+    input: &Endpoint,
+    output: &Endpoint,
+    count: u64,
+    in_offset: Option<i64>,
+    positional_out: bool,
+    policy: &Policy,
+) -> Result<Plan, Error> {
+    use Mechanism::*;
+    let mut order: &[Mechanism] = match (input.kind, output.kind) {
+        (Kind::File, Kind::File) if positional_out => &[CopyFileRange, ReadWrite],
+        (Kind::File, Kind::File) if !output.append => &[CopyFileRange, Sendfile, ReadWrite],
+        (Kind::File | Kind::BlockDevice, _) if positional_out => &[Splice, ReadWrite],
+        (Kind::File | Kind::BlockDevice, _) if !output.append => &[Sendfile, ReadWrite],
+        (Kind::Pipe | Kind::Socket, _) if !output.append => &[Splice, ReadWrite],
+        _ => &[ReadWrite],
+    };
+
+    let small = order[0] != ReadWrite && is_small(input, output, count, in_offset, policy);
+    let stable = policy.stable_source && !input.is_immutable_source() && !output.is_file_like();
+    if small || stable {
+        order = &[ReadWrite];
+    }
+
+    let mut chain = [None; 4];
+    let allowed = order.iter().filter(|m| policy.allowed & m.bit() != 0);
+    for (slot, mechanism) in chain.iter_mut().zip(allowed) {
+        *slot = Some(*mechanism);
+    }
+    if chain[0].is_none() {
+        return Err(Error::NoMechanism);
+    }
+    Ok(Plan {
+        chain,
+        small,
+        stable,
+    })
+}
+
+/// Whether the bytes to copy are known to be fewer than the read/write
+/// threshold for this pair.
+fn is_small(
+    input: &Endpoint,
+    output: &Endpoint,
+    count: u64,
+    in_offset: Option<i64>,
+    policy: &Policy,
+) -> bool {
+    let default = match output.kind {
+        Kind::File => FILE_TO_FILE_READ_WRITE_BELOW,
+        _ => FILE_TO_OTHER_READ_WRITE_BELOW,
+    };
+    let threshold = policy.read_write_below.unwrap_or(default);
+    // A size of 0 may be a procfs file whose real length is unknown.
+    let left_in_file = match (input.kind, input.size) {
+        (Kind::File, size) if size > 0 => size.saturating_sub(in_offset.unwrap_or(0).max(0) as u64),
+        _ => u64::MAX,
+    };
+    count.min(left_in_file) < threshold
+}

@@ -1,0 +1,1135 @@
+/*
+ * zcio-bench: send one file over loopback TCP to a receiver process with
+ * read/write copying and with zcio's zero-copy calls, verify every transfer
+ * by byte count and checksum, and report wall time and sender CPU per method.
+ */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+#include <zcio.h>
+
+#define PROG "zcio-bench"
+#define MIB (1024u * 1024u)
+#define IO_BUF_SIZE MIB
+#define PIPE_SIZE_HINT MIB
+#define DEFAULT_SIZE (256ull * MIB)
+#define DEFAULT_ROUNDS 5u
+#define MAX_ROUNDS 1000u
+#define EXIT_USAGE 2
+#define DATA_SEED 0x7a63696f62656e63ull
+
+enum method_id { M_RW64K, M_RW1M, M_SENDFILE, M_SPLICE, M_MMAP, M_COUNT };
+
+#define ALL_METHODS ((1u << M_COUNT) - 1)
+
+struct bench;
+
+struct method {
+    const char *name;
+    void (*send)(struct bench *b, size_t chunk);
+    size_t chunk;
+};
+
+struct options {
+    uint64_t size;
+    const char *dir;
+    const char *file;
+    unsigned rounds;
+    unsigned methods;
+    bool size_given;
+    bool json;
+};
+
+struct bench {
+    int file_fd;
+    uint64_t size;
+    XXH64_hash_t hash;
+    int sock;
+    int pipe_fds[2];
+    uint64_t pipe_size;
+    unsigned char *buf;
+    unsigned rounds;
+    unsigned methods;
+    unsigned verified;
+    char cc[32];
+    char what[64];
+    double wall_ms[M_COUNT][MAX_ROUNDS];
+    double cpu_ms[M_COUNT][MAX_ROUNDS];
+};
+
+struct stats {
+    double median_ms;
+    double gbps;
+    double cpu_ms_per_gb;
+    double gbps_ratio;
+    double cpu_ratio;
+};
+
+/*
+ * Sent before every transfer and answered after it. Both ends are this
+ * binary on this host, so native byte order is fine, and every field is
+ * 64 bits wide so the structs have no padding.
+ */
+struct wire_header {
+    uint64_t method;
+    uint64_t round;
+    uint64_t bytes;
+};
+
+struct wire_ack {
+    uint64_t bytes;
+    uint64_t hash;
+};
+
+static void send_rw(struct bench *b, size_t chunk);
+static void send_sendfile(struct bench *b, size_t chunk);
+static void send_splice(struct bench *b, size_t chunk);
+static void send_mmap(struct bench *b, size_t chunk);
+
+/* rw-64k comes first: it is the baseline every ratio is taken against. */
+static const struct method methods[M_COUNT] = {
+    [M_RW64K] = { "rw-64k", send_rw, 64 * 1024 },
+    [M_RW1M] = { "rw-1m", send_rw, MIB },
+    [M_SENDFILE] = { "sendfile", send_sendfile, 0 },
+    [M_SPLICE] = { "splice", send_splice, 0 },
+    [M_MMAP] = { "mmap", send_mmap, MIB },
+};
+
+/* Read by the signal handler, so only a sig_atomic_t will do. */
+static volatile sig_atomic_t receiver_pid;
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Every line on stderr starts with the program name. */
+static void vlog(const char *fmt, va_list ap)
+{
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+static void log_msg(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+/* Async-signal-safe: the signal handler calls it too. */
+static void stop_receiver(void)
+{
+    pid_t pid = receiver_pid;
+
+    if (pid <= 0)
+        return;
+    receiver_pid = 0;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        continue;
+}
+
+static _Noreturn void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+    stop_receiver();
+    exit(1);
+}
+
+/* ctx names the transfer in progress, or is NULL during setup. */
+static _Noreturn void fail_sys(const char *ctx, const char *call)
+{
+    if (ctx == NULL)
+        fail("%s: %s", call, strerror(errno));
+    fail("%s: %s: %s", ctx, call, strerror(errno));
+}
+
+static _Noreturn void fail_zcio(const char *ctx, const char *call, int rc)
+{
+    if (ctx == NULL)
+        fail("%s: %s", call, zcio_strerror(rc));
+    fail("%s: %s: %s", ctx, call, zcio_strerror(rc));
+}
+
+/* zcio reports the bytes it moved even on failure; show them. */
+static _Noreturn void fail_moved(const struct bench *b, const char *call,
+                                 int rc, uint64_t moved)
+{
+    fail("%s: %s after %" PRIu64 " bytes: %s", b->what, call, moved,
+         zcio_strerror(rc));
+}
+
+static _Noreturn void usage_hint(void)
+{
+    fputs("Try '" PROG " --help' for more information.\n", stderr);
+    exit(EXIT_USAGE);
+}
+
+/* A wrong option: say what was wrong and where to read about options. */
+static _Noreturn void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+    usage_hint();
+}
+
+/* A well-formed option naming something unusable (missing file, ...). */
+static _Noreturn void input_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+    exit(EXIT_USAGE);
+}
+
+static void usage(void)
+{
+    fputs("Usage: " PROG " [OPTION]...\n"
+          "Send one file over loopback TCP to a receiver process with\n"
+          "read/write copying and with zcio's zero-copy calls, verify every\n"
+          "transfer, and report wall time and sender CPU per method.\n"
+          "\n"
+          "  -s, --size=SIZE     size of the generated file; K, M and G\n"
+          "                      suffixes are powers of 1024 (default 256M)\n"
+          "  -d, --dir=DIR       directory for the generated file (default\n"
+          "                      $TMPDIR, else /tmp); it is unlinked at once\n"
+          "  -f, --file=PATH     send this existing file instead; it is only\n"
+          "                      read, never changed or removed\n"
+          "  -r, --rounds=N      timed rounds, methods interleaved within\n"
+          "                      each round (default 5, at most 1000)\n"
+          "  -m, --methods=LIST  comma-separated subset of rw-64k, rw-1m,\n"
+          "                      sendfile, splice, mmap (default: all)\n"
+          "  -j, --json          print the results as one JSON object\n"
+          "  -h, --help          print this help and exit\n"
+          "\n"
+          "Ratios compare each method with rw-64k, the read/write baseline.\n"
+          "Exit status: 0 on success, 1 on any failure or checksum\n"
+          "mismatch, 2 on a usage error.\n",
+          stdout);
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    /* strtoull would accept a sign and leading spaces; a size has neither. */
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return false;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    end += shift != 0;
+    if (*end != '\0' || v == 0 || v > ((unsigned long long)INT64_MAX >> shift))
+        return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+static bool parse_rounds(const char *s, unsigned *out)
+{
+    unsigned long v;
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > MAX_ROUNDS)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+static unsigned method_bit(const char *name, size_t len)
+{
+    for (int m = 0; m < M_COUNT; m++) {
+        if (strlen(methods[m].name) == len &&
+            strncmp(methods[m].name, name, len) == 0)
+            return 1u << m;
+    }
+    usage_error("unknown method '%.*s' in --methods; choose from rw-64k, "
+                "rw-1m, sendfile, splice, mmap",
+                (int)len, name);
+}
+
+static unsigned parse_methods(const char *list)
+{
+    unsigned mask = 0;
+    const char *p = list;
+
+    do {
+        size_t len = strcspn(p, ",");
+
+        mask |= method_bit(p, len);
+        p += len;
+    } while (*p++ == ',');
+    return mask;
+}
+
+static void apply_option(struct options *opt, int c, const char *arg)
+{
+    switch (c) {
+    case 's':
+        if (!parse_size(arg, &opt->size))
+            usage_error("invalid --size '%s': expected a positive number "
+                        "of bytes, optionally followed by K, M or G",
+                        arg);
+        opt->size_given = true;
+        break;
+    case 'r':
+        if (!parse_rounds(arg, &opt->rounds))
+            usage_error("invalid --rounds '%s': expected a whole number "
+                        "from 1 to %u",
+                        arg, MAX_ROUNDS);
+        break;
+    case 'd':
+        opt->dir = arg;
+        break;
+    case 'f':
+        opt->file = arg;
+        break;
+    case 'm':
+        opt->methods = parse_methods(arg);
+        break;
+    case 'j':
+        opt->json = true;
+        break;
+    case 'h':
+        usage();
+        exit(0);
+    default:
+        /* getopt_long has already said what was wrong. */
+        usage_hint();
+    }
+}
+
+static void check_dir(const char *dir, const char *source)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0)
+        input_error("%s %s: %s", source, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        input_error("%s %s: not a directory", source, dir);
+}
+
+/* A bad directory is a usage error, found before any data is written. */
+static void resolve_dir(struct options *opt)
+{
+    const char *tmpdir = getenv("TMPDIR");
+
+    if (opt->dir != NULL) {
+        check_dir(opt->dir, "--dir");
+    } else if (opt->file == NULL) {
+        bool from_env = tmpdir != NULL && *tmpdir != '\0';
+
+        opt->dir = from_env ? tmpdir : "/tmp";
+        check_dir(opt->dir, from_env ? "TMPDIR" : "temporary directory");
+    }
+}
+
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+    static const struct option longopts[] = {
+        { "size", required_argument, NULL, 's' },
+        { "dir", required_argument, NULL, 'd' },
+        { "file", required_argument, NULL, 'f' },
+        { "rounds", required_argument, NULL, 'r' },
+        { "methods", required_argument, NULL, 'm' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    *opt = (struct options){ .size = DEFAULT_SIZE,
+                             .rounds = DEFAULT_ROUNDS,
+                             .methods = ALL_METHODS };
+    /* getopt prefixes its own messages with argv[0]; make it our name. */
+    argv[0] = (char *)PROG;
+    while ((c = getopt_long(argc, argv, "s:d:f:r:m:jh", longopts, NULL)) >= 0)
+        apply_option(opt, c, optarg);
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+    if (opt->file != NULL && (opt->size_given || opt->dir != NULL))
+        usage_error("--file sends an existing file; it cannot be combined "
+                    "with --size or --dir");
+    resolve_dir(opt);
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = read(fd, (char *)buf + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* splitmix64: fast, a few lines, and its output does not compress. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void fill_file(int fd, uint64_t size, unsigned char *buf)
+{
+    uint64_t state = DATA_SEED;
+
+    for (uint64_t off = 0; off < size; off += IO_BUF_SIZE) {
+        for (size_t i = 0; i < IO_BUF_SIZE; i += sizeof(uint64_t)) {
+            uint64_t v = splitmix64(&state);
+
+            memcpy(buf + i, &v, sizeof(v));
+        }
+        if (write_full(fd, buf, min_u64(IO_BUF_SIZE, size - off)) < 0)
+            fail_sys(NULL, "writing the test file");
+    }
+    /* Write back now, so writeback does not run during the timed rounds. */
+    if (fdatasync(fd) < 0)
+        fail_sys(NULL, "fdatasync of the test file");
+}
+
+/*
+ * The file is unlinked as soon as it exists and only its descriptor is
+ * kept. However the program ends (error, signal, even SIGKILL or a crash),
+ * the kernel frees the file when the last descriptor closes, and no
+ * cleanup code has to run. Signals are blocked for the moment the name
+ * exists, so Ctrl-C cannot land between creating and unlinking.
+ */
+static int create_temp_file(const char *dir)
+{
+    char path[PATH_MAX];
+    sigset_t block, old;
+    int fd, err;
+
+    if (snprintf(path, sizeof(path), "%s/" PROG ".XXXXXX", dir) >=
+        (int)sizeof(path))
+        input_error("--dir %s: path too long", dir);
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    fd = mkostemp(path, O_CLOEXEC);
+    err = errno;
+    if (fd >= 0 && unlink(path) < 0) {
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (fd < 0)
+        fail("cannot create a temporary file in %s: %s", dir, strerror(err));
+    return fd;
+}
+
+static int open_existing(const char *path, uint64_t *size_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+
+    if (fd < 0)
+        input_error("--file %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0)
+        fail_sys(path, "fstat");
+    if (!S_ISREG(st.st_mode))
+        input_error("--file %s: not a regular file", path);
+    if (st.st_size == 0)
+        input_error("--file %s: the file is empty", path);
+    *size_out = (uint64_t)st.st_size;
+    return fd;
+}
+
+static XXH64_hash_t hash_file(int fd, uint64_t size, unsigned char *buf)
+{
+    XXH3_state_t *state = XXH3_createState();
+    XXH64_hash_t hash;
+    uint64_t off = 0;
+
+    if (state == NULL || XXH3_64bits_reset(state) == XXH_ERROR)
+        fail("out of memory for the checksum state");
+    while (off < size) {
+        ssize_t n = pread(fd, buf, min_u64(IO_BUF_SIZE, size - off),
+                          (off_t)off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            fail("reading the file at byte %" PRIu64 ": %s", off,
+                 n < 0 ? strerror(errno) : "it shrank while being read");
+        XXH3_64bits_update(state, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    hash = XXH3_64bits_digest(state);
+    XXH3_freeState(state);
+    return hash;
+}
+
+static void setup_file(struct bench *b, const struct options *opt)
+{
+    b->buf = malloc(IO_BUF_SIZE);
+    if (b->buf == NULL)
+        fail("out of memory for the I/O buffer");
+    if (opt->file != NULL) {
+        b->file_fd = open_existing(opt->file, &b->size);
+        log_msg("sending %s (%" PRIu64 " bytes, left untouched)", opt->file,
+                b->size);
+    } else {
+        b->size = opt->size;
+        b->file_fd = create_temp_file(opt->dir);
+        log_msg("writing %.1f MiB of pseudo-random data to an unlinked "
+                "file in %s",
+                (double)b->size / MIB, opt->dir);
+        fill_file(b->file_fd, b->size, b->buf);
+    }
+    /* Reading it all also brings the file into the page cache. */
+    b->hash = hash_file(b->file_fd, b->size, b->buf);
+}
+
+/* Returns 0, or the errno with which the kernel refused cubic. */
+static int tune_socket(int sock)
+{
+    static const char cubic[] = "cubic";
+    int one = 1;
+    int err = 0;
+
+    if (setsockopt(sock, IPPROTO_TCP, TCP_CONGESTION, cubic,
+                   sizeof(cubic) - 1) < 0)
+        err = errno;
+    /*
+     * The sender writes the tail of a transfer and then waits for the
+     * receiver's reply; Nagle would hold that tail until a delayed ACK
+     * (up to 40 ms) and the wait would be timed as transfer time.
+     */
+    if (setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        fail_sys(NULL, "setsockopt TCP_NODELAY");
+    return err;
+}
+
+static int tcp_listener(struct sockaddr_in *addr)
+{
+    socklen_t len = sizeof(*addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0)
+        fail_sys(NULL, "socket");
+    if (bind(fd, (struct sockaddr *)addr, len) < 0 || listen(fd, 1) < 0 ||
+        getsockname(fd, (struct sockaddr *)addr, &len) < 0)
+        fail_sys(NULL, "listening on 127.0.0.1");
+    return fd;
+}
+
+static void report_congestion(struct bench *b, int err)
+{
+    socklen_t len = sizeof(b->cc) - 1;
+
+    memset(b->cc, 0, sizeof(b->cc));
+    if (getsockopt(b->sock, IPPROTO_TCP, TCP_CONGESTION, b->cc, &len) < 0)
+        snprintf(b->cc, sizeof(b->cc), "unknown");
+    if (err != 0)
+        log_msg("the kernel refused cubic congestion control (%s); "
+                "keeping its default, %s",
+                strerror(err), b->cc);
+    else
+        log_msg("TCP congestion control: %s", b->cc);
+}
+
+/*
+ * Connects both ends in this process before the fork, so the receiver
+ * never has to signal that it is listening. Returns the receiver's end.
+ */
+static int open_connection(struct bench *b)
+{
+    struct sockaddr_in addr;
+    int listener = tcp_listener(&addr);
+    int peer, err, peer_err;
+
+    b->sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (b->sock < 0)
+        fail_sys(NULL, "socket");
+    err = tune_socket(b->sock);
+    if (connect(b->sock, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+        fail_sys(NULL, "connecting to 127.0.0.1");
+    peer = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (peer < 0)
+        fail_sys(NULL, "accept");
+    peer_err = tune_socket(peer);
+    close(listener);
+    report_congestion(b, err != 0 ? err : peer_err);
+    return peer;
+}
+
+static void describe(char *out, size_t len, uint64_t m, uint64_t round)
+{
+    const char *name = m < M_COUNT ? methods[m].name : "unknown method";
+
+    if (round == 0)
+        snprintf(out, len, "%s, warm-up", name);
+    else
+        snprintf(out, len, "%s, round %" PRIu64, name, round);
+}
+
+static _Noreturn void receiver_fail(const struct wire_header *h,
+                                    const char *call)
+{
+    char what[64];
+
+    describe(what, sizeof(what), h->method, h->round);
+    fprintf(stderr, PROG ": receiver (%s): %s: %s\n", what, call,
+            strerror(errno));
+    _exit(1);
+}
+
+static void receive_one(int sock, const struct wire_header *h,
+                        unsigned char *buf, XXH3_state_t *state)
+{
+    struct wire_ack ack = { 0, 0 };
+
+    XXH3_64bits_reset(state);
+    while (ack.bytes < h->bytes) {
+        size_t want = min_u64(IO_BUF_SIZE, h->bytes - ack.bytes);
+        ssize_t n = read(sock, buf, want);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            receiver_fail(h, "read");
+        /* A short count is still answered: the sender names the failure. */
+        if (n == 0)
+            break;
+        XXH3_64bits_update(state, buf, (size_t)n);
+        ack.bytes += (uint64_t)n;
+    }
+    ack.hash = XXH3_64bits_digest(state);
+    if (write_full(sock, &ack, sizeof(ack)) < 0)
+        receiver_fail(h, "write");
+}
+
+/* Runs in the child; exits 0 when the sender closes between transfers. */
+static _Noreturn void receiver_main(int sock)
+{
+    unsigned char *buf = malloc(IO_BUF_SIZE);
+    XXH3_state_t *state = XXH3_createState();
+    struct wire_header h;
+    ssize_t n;
+
+    if (buf == NULL || state == NULL) {
+        fputs(PROG ": receiver: out of memory\n", stderr);
+        _exit(1);
+    }
+    while ((n = read_full(sock, &h, sizeof(h))) == (ssize_t)sizeof(h))
+        receive_one(sock, &h, buf, state);
+    if (n != 0) {
+        fprintf(stderr, PROG ": receiver: reading a header: %s\n",
+                n < 0 ? strerror(errno) : "connection closed mid-header");
+        _exit(1);
+    }
+    _exit(0);
+}
+
+static void start_receiver(struct bench *b, int peer)
+{
+    pid_t parent = getpid();
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        fail_sys(NULL, "fork");
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        /* If the sender is killed outright, take the receiver with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(1);
+        /* A copy of the sender's end here would hide its close: no EOF. */
+        close(b->sock);
+        close(b->file_fd);
+        receiver_main(peer);
+    }
+    receiver_pid = pid;
+    close(peer);
+}
+
+/* Closing the socket ends the receiver's loop; it must then exit 0. */
+static void finish_receiver(struct bench *b)
+{
+    pid_t pid = receiver_pid;
+    int status;
+
+    close(b->sock);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            fail_sys(NULL, "waitpid");
+    }
+    receiver_pid = 0;
+    if (WIFSIGNALED(status))
+        fail("the receiver was killed by signal %d", WTERMSIG(status));
+    if (WEXITSTATUS(status) != 0)
+        fail("the receiver exited with status %d", WEXITSTATUS(status));
+}
+
+static void open_pipe(struct bench *b)
+{
+    int rc = zcio_pipe_new(PIPE_SIZE_HINT, 0, b->pipe_fds);
+    int size;
+
+    if (rc != ZCIO_OK)
+        fail_zcio(NULL, "zcio_pipe_new", rc);
+    /* The hint is best effort; splice must use the size actually granted. */
+    size = fcntl(b->pipe_fds[0], F_GETPIPE_SZ);
+    if (size <= 0)
+        fail_sys(NULL, "fcntl F_GETPIPE_SZ");
+    b->pipe_size = (uint64_t)size;
+    if (b->pipe_size < PIPE_SIZE_HINT)
+        log_msg("the kernel granted a %d-byte pipe, not 1 MiB; splice moves "
+                "that much per call",
+                size);
+}
+
+static void send_rw(struct bench *b, size_t chunk)
+{
+    uint64_t off = 0;
+
+    while (off < b->size) {
+        ssize_t n = pread(b->file_fd, b->buf, min_u64(chunk, b->size - off),
+                          (off_t)off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail_sys(b->what, "pread");
+        if (n == 0)
+            fail("%s: the file shrank to %" PRIu64 " bytes", b->what, off);
+        if (write_full(b->sock, b->buf, (size_t)n) < 0)
+            fail_sys(b->what, "write");
+        off += (uint64_t)n;
+    }
+}
+
+static void send_sendfile(struct bench *b, size_t chunk)
+{
+    int64_t off = 0;
+    uint64_t sent = 0;
+    int rc;
+
+    (void)chunk;
+    rc = zcio_sendfile(b->sock, b->file_fd, &off, b->size, &sent);
+    if (rc != ZCIO_OK)
+        fail_moved(b, "zcio_sendfile", rc, sent);
+}
+
+/*
+ * Each step fills the pipe from the file, then drains it into the socket.
+ * Nobody drains the pipe during the fill, so the fill must fit: it asks
+ * for at most the pipe's size, and starts on a page boundary because the
+ * capacity counts pages, not bytes (an unaligned fill spans one page more
+ * and would block forever).
+ */
+static void send_splice(struct bench *b, size_t chunk)
+{
+    int64_t off = 0;
+
+    (void)chunk;
+    while ((uint64_t)off < b->size) {
+        uint64_t len = min_u64(b->pipe_size, b->size - (uint64_t)off);
+        uint32_t more = len < b->size - (uint64_t)off ? ZCIO_SPLICE_MORE : 0;
+        uint64_t moved = 0;
+        int rc;
+
+        rc = zcio_splice(b->file_fd, &off, b->pipe_fds[1], NULL, len, 0,
+                         &moved);
+        if (rc != ZCIO_OK)
+            fail_moved(b, "zcio_splice from the file", rc, moved);
+        rc = zcio_splice(b->pipe_fds[0], NULL, b->sock, NULL, len, more,
+                         &moved);
+        if (rc != ZCIO_OK)
+            fail_moved(b, "zcio_splice to the socket", rc, moved);
+    }
+}
+
+/*
+ * The file is mapped afresh for every transfer, so each one pays for the
+ * mapping and its page faults, as a program sending a file once would.
+ * Writes go out in 1 MiB pieces, the same as rw-1m, so the two differ only
+ * by the read() copy that the mapping saves.
+ */
+static void send_mmap(struct bench *b, size_t chunk)
+{
+    zcio_map *map = NULL;
+    const uint8_t *data;
+    int rc;
+
+    rc = zcio_map_open(b->file_fd, 0, 0, ZCIO_MAP_READ, &map);
+    if (rc != ZCIO_OK)
+        fail_zcio(b->what, "zcio_map_open", rc);
+    rc = zcio_map_advise(map, 0, 0, ZCIO_ADVICE_SEQUENTIAL);
+    if (rc != ZCIO_OK)
+        fail_zcio(b->what, "zcio_map_advise", rc);
+    if (zcio_map_len(map) != b->size)
+        fail("%s: mapped %" PRIu64 " bytes of a %" PRIu64 "-byte file",
+             b->what, zcio_map_len(map), b->size);
+    data = zcio_map_data(map);
+    for (uint64_t off = 0; off < b->size; off += chunk) {
+        size_t len = min_u64(chunk, b->size - off);
+
+        if (write_full(b->sock, data + off, len) < 0)
+            fail_sys(b->what, "write from the mapping");
+    }
+    zcio_map_close(map);
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 +
+           (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void check_ack(const struct bench *b, const struct wire_ack *ack)
+{
+    if (ack->bytes != b->size)
+        fail("%s: the receiver got %" PRIu64 " bytes, expected %" PRIu64,
+             b->what, ack->bytes, b->size);
+    if (ack->hash != b->hash)
+        fail("%s: checksum mismatch: the receiver computed %016" PRIx64
+             ", the file has %016" PRIx64,
+             b->what, ack->hash, (uint64_t)b->hash);
+}
+
+static void await_ack(const struct bench *b, struct wire_ack *ack)
+{
+    ssize_t n = read_full(b->sock, ack, sizeof(*ack));
+
+    if (n < 0)
+        fail_sys(b->what, "reading the receiver's reply");
+    if (n != (ssize_t)sizeof(*ack))
+        fail("%s: the receiver closed the connection without replying",
+             b->what);
+}
+
+/*
+ * Times one transfer from its header to the receiver's verdict. On
+ * loopback the kernel often runs the receive side's TCP processing in the
+ * sender's context, so part of it is counted in the sender's CPU time.
+ */
+static void run_transfer(struct bench *b, int m, unsigned round)
+{
+    struct wire_header h = { (uint64_t)m, round, b->size };
+    struct wire_ack ack;
+    struct timespec w0, w1, c0, c1;
+
+    describe(b->what, sizeof(b->what), (uint64_t)m, round);
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    if (write_full(b->sock, &h, sizeof(h)) < 0)
+        fail_sys(b->what, "sending the header");
+    methods[m].send(b, methods[m].chunk);
+    await_ack(b, &ack);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    check_ack(b, &ack);
+    if (round > 0) {
+        b->wall_ms[m][round - 1] = ms_between(&w0, &w1);
+        b->cpu_ms[m][round - 1] = ms_between(&c0, &c1);
+        b->verified++;
+    }
+}
+
+static void run_round(struct bench *b, unsigned round)
+{
+    for (int m = 0; m < M_COUNT; m++) {
+        if (b->methods & (1u << m))
+            run_transfer(b, m, round);
+    }
+}
+
+/* Round 0 is the untimed warm-up; it is verified like the others. */
+static void run_rounds(struct bench *b)
+{
+    log_msg("warm-up pass (untimed)");
+    run_round(b, 0);
+    for (unsigned r = 1; r <= b->rounds; r++) {
+        run_round(b, r);
+        log_msg("round %u of %u done", r, b->rounds);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, unsigned n)
+{
+    double s[MAX_ROUNDS];
+
+    memcpy(s, v, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), cmp_double);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Ratios are NAN when the baseline was not run; they print as - or null. */
+static void compute_stats(const struct bench *b, struct stats *st)
+{
+    double gb = (double)b->size / 1e9;
+    bool base = b->methods & (1u << M_RW64K);
+
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!(b->methods & (1u << m)))
+            continue;
+        st[m].median_ms = median(b->wall_ms[m], b->rounds);
+        st[m].gbps = gb / (st[m].median_ms / 1e3);
+        st[m].cpu_ms_per_gb = median(b->cpu_ms[m], b->rounds) / gb;
+    }
+    for (int m = 0; m < M_COUNT; m++) {
+        st[m].gbps_ratio = base ? st[m].gbps / st[M_RW64K].gbps : NAN;
+        st[m].cpu_ratio =
+            base ? st[m].cpu_ms_per_gb / st[M_RW64K].cpu_ms_per_gb : NAN;
+    }
+}
+
+static void print_ratio(double v)
+{
+    if (isfinite(v))
+        printf(" %11.2f", v);
+    else
+        printf(" %11s", "-");
+}
+
+static void report_table(const struct bench *b, const struct stats *st)
+{
+    uint32_t v = zcio_version();
+
+    printf("file %" PRIu64 " bytes (%.1f MiB), %u rounds, congestion "
+           "control %s, splice pipe %" PRIu64 " bytes, zcio %u.%u.%u\n",
+           b->size, (double)b->size / MIB, b->rounds, b->cc, b->pipe_size,
+           v >> 16, (v >> 8) & 0xff, v & 0xff);
+    printf("%-9s %12s %10s %8s %10s %11s %11s\n", "method", "bytes",
+           "median_ms", "GB/s", "cpu_ms/GB", "GB/s_vs_64k", "cpu_vs_64k");
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!(b->methods & (1u << m)))
+            continue;
+        printf("%-9s %12" PRIu64 " %10.2f %8.3f %10.1f", methods[m].name,
+               b->size, st[m].median_ms, st[m].gbps, st[m].cpu_ms_per_gb);
+        print_ratio(st[m].gbps_ratio);
+        print_ratio(st[m].cpu_ratio);
+        putchar('\n');
+    }
+    printf("all %u transfers verified\n", b->verified);
+}
+
+/*
+ * Only fixed names and the kernel's congestion control name get here;
+ * escaping every byte outside printable ASCII keeps the output valid JSON
+ * whatever the kernel returns.
+ */
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+/* JSON has no NaN or infinity. */
+static void json_number(const char *key, double v)
+{
+    printf(",\"%s\":", key);
+    if (isfinite(v))
+        printf("%.4f", v);
+    else
+        fputs("null", stdout);
+}
+
+static void json_array(const char *key, const double *v, unsigned n)
+{
+    printf(",\"%s\":[", key);
+    for (unsigned i = 0; i < n; i++)
+        printf("%s%.4f", i > 0 ? "," : "", v[i]);
+    putchar(']');
+}
+
+static void json_method(const struct bench *b, const struct stats *st, int m)
+{
+    fputs("{\"method\":", stdout);
+    json_string(methods[m].name);
+    printf(",\"bytes\":%" PRIu64, b->size);
+    json_number("median_ms", st[m].median_ms);
+    json_number("gb_per_s", st[m].gbps);
+    json_number("cpu_ms_per_gb", st[m].cpu_ms_per_gb);
+    json_number("gb_per_s_vs_baseline", st[m].gbps_ratio);
+    json_number("cpu_vs_baseline", st[m].cpu_ratio);
+    json_array("wall_ms", b->wall_ms[m], b->rounds);
+    json_array("cpu_ms", b->cpu_ms[m], b->rounds);
+    putchar('}');
+}
+
+static void report_json(const struct bench *b, const struct stats *st)
+{
+    uint32_t v = zcio_version();
+    const char *sep = "\n  ";
+
+    printf("{\"program\":\"" PROG "\",\"zcio_version\":\"%u.%u.%u\"",
+           v >> 16, (v >> 8) & 0xff, v & 0xff);
+    printf(",\"file_bytes\":%" PRIu64 ",\"rounds\":%u", b->size, b->rounds);
+    fputs(",\"congestion_control\":", stdout);
+    json_string(b->cc);
+    printf(",\"splice_pipe_bytes\":%" PRIu64, b->pipe_size);
+    fputs(",\"baseline\":\"rw-64k\",\"methods\":[", stdout);
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!(b->methods & (1u << m)))
+            continue;
+        fputs(sep, stdout);
+        json_method(b, st, m);
+        sep = ",\n  ";
+    }
+    printf("],\n\"transfers_verified\":%u}\n", b->verified);
+}
+
+/*
+ * The temporary file needs no cleanup (it is already unlinked), and
+ * stopping the receiver takes only async-signal-safe calls, so the handler
+ * cleans up itself rather than setting a flag: zcio calls retry EINTR, so
+ * a flag would only be seen after the transfer in progress. It then dies
+ * by the same signal, so the parent shell sees how it ended.
+ */
+static void on_signal(int sig)
+{
+    static const char msg[] = PROG ": interrupted, stopping\n";
+    ssize_t ignored;
+
+    stop_receiver();
+    ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signals(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    /* A reset connection must surface as EPIPE from write(), not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+    static struct bench b;
+    struct stats st[M_COUNT] = { 0 };
+    struct options opt;
+
+    parse_options(argc, argv, &opt);
+    install_signals();
+    b.rounds = opt.rounds;
+    b.methods = opt.methods;
+    setup_file(&b, &opt);
+    start_receiver(&b, open_connection(&b));
+    open_pipe(&b);
+    run_rounds(&b);
+    finish_receiver(&b);
+    compute_stats(&b, st);
+    if (opt.json)
+        report_json(&b, st);
+    else
+        report_table(&b, st);
+    return 0;
+}

@@ -427,41 +427,6 @@
 #define ZCIO_FALLBACK_NO_PIPE 3
 
 /**
- * Below these sizes read/write beat the zero-copy mechanisms on the
- * reference machine (2 vCPU VM, Linux 6.18; `zcio-bench --sweep`):
- * copy_file_range and sendfile between files pay for their setup up to a
- * few pages, while sendfile into a socket wins from the first byte.
- */
-#define FILE_TO_FILE_READ_WRITE_BELOW (16 << 10)
-
-#define FILE_TO_OTHER_READ_WRITE_BELOW 0
-
-#define DEFAULT_PIPE_SIZE (1 << 20)
-
-#define DEFAULT_BUFFER_SIZE (256 << 10)
-
-/**
- * A way of moving bytes. The numbers are the C API's `ZCIO_MECH_*` values.
- */
-enum Mechanism
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-    COPY_FILE_RANGE = 1,
-    SENDFILE = 2,
-    SPLICE = 3,
-    READ_WRITE = 4,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum Mechanism Mechanism;
-#else
-typedef uint32_t Mechanism;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * A mapped range of a file. Opaque: use the `zcio_map_*` functions.
  */
 typedef struct zcio_map zcio_map;
@@ -594,7 +559,7 @@ typedef struct zcio_pool_config {
  */
 typedef struct zcio_pool_counters {
     /**
-     * `sizeof(zcio_pool_stats)` as the caller was compiled.
+     * `sizeof(zcio_pool_counters)` as the caller was compiled.
      */
     uint32_t size;
     uint32_t reserved;
@@ -699,8 +664,6 @@ typedef struct zcio_transfer_progress {
      */
     int32_t fallback_code;
 } zcio_transfer_progress;
-
-#define Mechanism_ALL { Mechanism_CopyFileRange, Mechanism_Sendfile, Mechanism_Splice, Mechanism_ReadWrite, }
 
 #ifdef __cplusplus
 extern "C" {

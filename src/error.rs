@@ -200,6 +200,36 @@ const CODES: &[Code] = &[
         c"ZCIO_EFLAGS",
         c"Unknown flag bits or option value",
     ),
+    code(
+        ZCIO_ENOMECH,
+        c"ZCIO_ENOMECH",
+        c"No allowed mechanism can copy between these descriptors",
+    ),
+    code(
+        ZCIO_ENOPIPE,
+        c"ZCIO_ENOPIPE",
+        c"No pipe available: the pipe pool is exhausted",
+    ),
+    code(
+        ZCIO_ESTRUCT,
+        c"ZCIO_ESTRUCT",
+        c"Structure size or fields not supported by this version",
+    ),
+    code(
+        ZCIO_WANT_READ,
+        c"ZCIO_WANT_READ",
+        c"Waiting for the input to become readable",
+    ),
+    code(
+        ZCIO_WANT_WRITE,
+        c"ZCIO_WANT_WRITE",
+        c"Waiting for the output to become writable",
+    ),
+    code(
+        ZCIO_MORE,
+        c"ZCIO_MORE",
+        c"Byte budget spent; call again to continue",
+    ),
 ];
 
 const UNKNOWN_NAME: &CStr = c"ZCIO_UNKNOWN";

@@ -17,13 +17,6 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
-    pub const ALL: [Mechanism; 4] = [
-        Mechanism::CopyFileRange,
-        Mechanism::Sendfile,
-        Mechanism::Splice,
-        Mechanism::ReadWrite,
-    ];
-
     /// This mechanism's bit in a mask of allowed mechanisms.
     pub fn bit(self) -> u32 {
         1 << self as u32
@@ -109,8 +102,8 @@ pub struct Policy {
 /// reference machine (2 vCPU VM, Linux 6.18; `zcio-bench --sweep`):
 /// copy_file_range and sendfile between files pay for their setup up to a
 /// few pages, while sendfile into a socket wins from the first byte.
-pub const FILE_TO_FILE_READ_WRITE_BELOW: u64 = 16 << 10;
-pub const FILE_TO_OTHER_READ_WRITE_BELOW: u64 = 0;
+pub(crate) const FILE_TO_FILE_READ_WRITE_BELOW: u64 = 16 << 10;
+pub(crate) const FILE_TO_OTHER_READ_WRITE_BELOW: u64 = 0;
 
 /// The order in which mechanisms are tried, and why read/write may have been
 /// chosen outright.

@@ -22,8 +22,8 @@ pub struct Config {
     pub buffer_size: usize,
 }
 
-pub const DEFAULT_PIPE_SIZE: usize = 1 << 20;
-pub const DEFAULT_BUFFER_SIZE: usize = 256 << 10;
+pub(crate) const DEFAULT_PIPE_SIZE: usize = 1 << 20;
+pub(crate) const DEFAULT_BUFFER_SIZE: usize = 256 << 10;
 const DEFAULT_MAX_BUFFERS: usize = 16;
 /// The kernel's default `pipe-user-pages-soft`, if procfs cannot be read.
 const DEFAULT_USER_PAGES: u64 = 16384;

@@ -35,6 +35,12 @@ fn named_codes_have_their_names() {
         (ZCIO_ESHORT, "ZCIO_ESHORT"),
         (ZCIO_EBOUNDS, "ZCIO_EBOUNDS"),
         (ZCIO_EFLAGS, "ZCIO_EFLAGS"),
+        (ZCIO_ENOMECH, "ZCIO_ENOMECH"),
+        (ZCIO_ENOPIPE, "ZCIO_ENOPIPE"),
+        (ZCIO_ESTRUCT, "ZCIO_ESTRUCT"),
+        (ZCIO_WANT_READ, "ZCIO_WANT_READ"),
+        (ZCIO_WANT_WRITE, "ZCIO_WANT_WRITE"),
+        (ZCIO_MORE, "ZCIO_MORE"),
     ];
     for (code, expected) in named {
         assert_eq!(name(code), expected);

@@ -40,7 +40,7 @@ unsafe impl Versioned for zcio_pool_config {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct zcio_pool_counters {
-    /// `sizeof(zcio_pool_stats)` as the caller was compiled.
+    /// `sizeof(zcio_pool_counters)` as the caller was compiled.
     pub size: u32,
     pub reserved: u32,
     pub pipes_idle: u64,

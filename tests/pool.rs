@@ -65,6 +65,7 @@ fn socket_to_socket(data: &[u8]) -> (i32, zcio_copy_result) {
         sink.read_exact(&mut got).unwrap();
         got
     });
+    // SAFETY: all-zero is a valid result structure.
     let mut res: zcio_copy_result = unsafe { std::mem::zeroed() };
     res.size = std::mem::size_of::<zcio_copy_result>() as u32;
     // SAFETY: res is sized and live.
@@ -140,6 +141,59 @@ fn pool_behaviour() {
     assert!(s.pipes_reused >= 1);
 
     concurrent_copies();
+    statistics();
+}
+
+/// The process-wide counters see each copy once, by mechanism.
+fn statistics() {
+    zcio::ffi::stats::zcio_stats_reset();
+    let data = pattern(1 << 20, 43);
+    let input = file_with(&data);
+    let output = tempfile::tempfile().unwrap();
+    // SAFETY: all-zero is a valid result structure.
+    let mut res: zcio_copy_result = unsafe { std::mem::zeroed() };
+    res.size = std::mem::size_of::<zcio_copy_result>() as u32;
+    // SAFETY: res is sized and live.
+    unsafe {
+        assert_eq!(
+            zcio_copy(
+                output.as_raw_fd(),
+                input.as_raw_fd(),
+                ZCIO_TO_EOF,
+                ptr::null(),
+                &mut res
+            ),
+            ZCIO_OK
+        );
+        let mut at = 0i64;
+        let mut opts: zcio_copy_opts = std::mem::zeroed();
+        assert_eq!(zcio_copy_opts_init(&mut opts), ZCIO_OK);
+        opts.in_offset = &mut at;
+        assert_eq!(
+            zcio_copy(output.as_raw_fd(), input.as_raw_fd(), 100, &opts, &mut res),
+            ZCIO_OK
+        );
+    }
+    let (rc, _) = socket_to_socket(&data[..70_000]);
+    assert_eq!(rc, ZCIO_OK);
+
+    // SAFETY: all-zero is a valid stats structure.
+    let mut s: zcio::ffi::stats::zcio_stats = unsafe { std::mem::zeroed() };
+    s.size = std::mem::size_of_val(&s) as u32;
+    // SAFETY: s is sized.
+    assert_eq!(unsafe { zcio::ffi::stats::zcio_stats_get(&mut s) }, ZCIO_OK);
+    let (cfr, splice, rw) = (
+        ZCIO_MECH_COPY_FILE_RANGE as usize,
+        ZCIO_MECH_SPLICE as usize,
+        ZCIO_MECH_READ_WRITE as usize,
+    );
+    assert_eq!((s.calls[cfr], s.bytes[cfr]), (1, 1 << 20));
+    assert_eq!((s.calls[splice], s.bytes[splice]), (1, 70_000));
+    assert_eq!((s.calls[rw], s.bytes[rw], s.small_copies), (1, 100, 1));
+    assert_eq!(
+        (s.fallbacks, s.would_block, s.stable_copies),
+        ([0; 4], 0, 0)
+    );
 }
 
 /// 8 threads × 200 copies through a pool of 4 pipes.

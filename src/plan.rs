@@ -178,9 +178,19 @@ fn is_small(
         _ => FILE_TO_OTHER_READ_WRITE_BELOW,
     };
     let threshold = policy.read_write_below.unwrap_or(default);
-    // A size of 0 may be a procfs file whose real length is unknown.
+    if count < threshold {
+        return true;
+    }
+    // A size of 0 may be a procfs file whose real length is unknown. The
+    // file position is only looked up when the size alone cannot decide.
     let left_in_file = match (input.kind, input.size) {
-        (Kind::File, size) if size > 0 => size.saturating_sub(in_offset.unwrap_or(0).max(0) as u64),
+        (Kind::File, size) if size > 0 && size >= threshold => {
+            let start = in_offset
+                .or_else(|| sys::position(input.fd).ok())
+                .unwrap_or(0);
+            size.saturating_sub(start.max(0) as u64)
+        }
+        (Kind::File, size) if size > 0 => size,
         _ => u64::MAX,
     };
     count.min(left_in_file) < threshold

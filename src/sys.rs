@@ -295,6 +295,13 @@ pub fn wait_writable(fd: RawFd) -> Result<(), Error> {
     }
 }
 
+/// The descriptor's file position (lseek to the current position).
+pub fn position(fd: RawFd) -> Result<i64, Error> {
+    // SAFETY: lseek takes no pointers.
+    let at = unsafe { libc::lseek64(fd, 0, libc::SEEK_CUR) };
+    if at < 0 { Err(last_error()) } else { Ok(at) }
+}
+
 /// The descriptor's status flags (F_GETFL).
 pub fn status_flags(fd: RawFd) -> Result<c_int, Error> {
     fcntl_int(fd, libc::F_GETFL, 0)

@@ -86,6 +86,24 @@ fn small_file_copies_use_read_write_unless_told_otherwise() {
 }
 
 #[test]
+fn the_file_position_counts_toward_a_small_copy() {
+    let data = pattern(1 << 20, 30);
+    let input = file_with(&data);
+    let output = tempfile::tempfile().unwrap();
+    // SAFETY: lseek takes no pointers.
+    assert_eq!(
+        unsafe { libc::lseek(input.as_raw_fd(), (1 << 20) - 100, libc::SEEK_SET) },
+        (1 << 20) - 100
+    );
+    let (rc, res) = copy(output.as_raw_fd(), input.as_raw_fd(), ZCIO_TO_EOF, None);
+    assert_eq!(
+        (rc, res.moved, res.mechanism),
+        (ZCIO_OK, 100, ZCIO_MECH_READ_WRITE)
+    );
+    assert_eq!(contents(&output), &data[(1 << 20) - 100..]);
+}
+
+#[test]
 fn tmpfs_to_disk_falls_back_from_copy_file_range() {
     let data = pattern(300_000, 23);
     let mut input = tempfile::tempfile_in("/dev/shm").unwrap();

@@ -183,7 +183,12 @@ impl Transfer {
     fn run(&mut self, budget: u64, fill: bool) -> Result<Status, Error> {
         let limit = if budget == 0 { u64::MAX } else { budget };
         let start = self.written;
-        let mut guard = sys::SigpipeGuard::new();
+        // Only a pipe, socket or device output can raise SIGPIPE; files are
+        // spared the two signal-mask calls.
+        let mut guard = match self.output.kind {
+            Kind::File | Kind::BlockDevice => None,
+            _ => Some(sys::SigpipeGuard::new()),
+        };
         let status = loop {
             if self.is_done() || (!fill && self.buffered() == 0) {
                 break Ok(Status::Done);
@@ -202,7 +207,9 @@ impl Transfer {
                 }
             }
         };
-        guard.note(&status);
+        if let Some(guard) = guard.as_mut() {
+            guard.note(&status);
+        }
 
         stats::count_call(self.mechanism(), self.written - start);
         if matches!(status, Ok(Status::WantRead | Status::WantWrite)) {

@@ -133,3 +133,53 @@ fn a_caller_that_blocks_sigpipe_keeps_its_pending_signal() {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
     }
 }
+
+#[test]
+fn zcio_copy_reports_epipe_with_a_consistent_count_when_the_reader_leaves() {
+    default_sigpipe();
+    let data = pattern(4 << 20, 6);
+    let input = file_with(&data);
+    let (mut pipe_read, pipe_write) = pipe(false);
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0u8; 100_000];
+        std::io::Read::read_exact(&mut pipe_read, &mut got).unwrap();
+        got
+    });
+
+    let mut at = 0i64;
+    // SAFETY: all-zero is a valid options structure; init sets its size.
+    let mut opts: zcio::ffi::copy::zcio_copy_opts = unsafe { std::mem::zeroed() };
+    // SAFETY: opts is live.
+    assert_eq!(
+        unsafe { zcio::ffi::copy::zcio_copy_opts_init(&mut opts) },
+        ZCIO_OK
+    );
+    opts.in_offset = &mut at;
+    // SAFETY: all-zero is a valid result structure.
+    let mut res: zcio::ffi::copy::zcio_copy_result = unsafe { std::mem::zeroed() };
+    res.size = std::mem::size_of_val(&res) as u32;
+    // SAFETY: opts and res are live.
+    let rc = unsafe {
+        zcio::ffi::copy::zcio_copy(
+            pipe_write.as_raw_fd(),
+            input.as_raw_fd(),
+            ZCIO_TO_EOF,
+            &opts,
+            &mut res,
+        )
+    };
+
+    assert_eq!(reader.join().unwrap(), &data[..100_000]);
+    assert_eq!(rc, ZCIO_EPIPE);
+    assert!(
+        res.moved >= 100_000 && res.moved < data.len() as u64,
+        "moved {}",
+        res.moved
+    );
+    assert_eq!(
+        (res.read, at),
+        (res.moved, res.moved as i64),
+        "nothing read may go unaccounted"
+    );
+    assert!(!sigpipe_blocked_or_pending());
+}

@@ -18,6 +18,14 @@ fn main() {
     let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libzcio.so.{major}");
 
+    // The SIGBUS recovery for mapped copies needs sigsetjmp, which only C
+    // can call safely; see the comment at the top of the file.
+    cc::Build::new()
+        .file("src/guard.c")
+        .flag("-fvisibility=hidden")
+        .warnings_into_errors(true)
+        .compile("zcio_guard");
+
     let header = generate_header(&root);
     let path = root.join("include").join("zcio.h");
     if fs::read(&path).ok().as_deref() != Some(header.as_slice()) {

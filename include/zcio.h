@@ -231,6 +231,12 @@
 #define ZCIO_ESTRUCT -5008
 
 /**
+ * The file behind a mapping shrank below the range being copied; the
+ * bytes before the cut were copied and the process keeps running.
+ */
+#define ZCIO_ETRUNCATED -5009
+
+/**
  * Not an error: the transfer waits for its input to become readable.
  */
 #define ZCIO_WANT_READ 1
@@ -759,7 +765,9 @@ uint32_t zcio_version(void);
  * Thread-safe.
  *
  * If the file is later truncated below the mapped range, touching the
- * vanished pages raises SIGBUS, as with any mapping.
+ * vanished pages through `zcio_map_data` raises SIGBUS, as with any
+ * mapping; `zcio_map_read`, `zcio_map_write` and `zcio_map_send` report
+ * `ZCIO_ETRUNCATED` instead.
  *
  * Returns `ZCIO_OK`, `ZCIO_EBOUNDS`, `ZCIO_EFLAGS`, or a negative errno
  * (`ZCIO_EACCES` for a writable shared mapping of a read-only descriptor,
@@ -775,10 +783,15 @@ int zcio_map_open(int fd,
  * The first byte of the mapping: the byte at the `offset` given to
  * `zcio_map_open`.
  *
- * The pointer stays valid until `zcio_map_close`. It may be written only if
- * the mapping was opened with `ZCIO_MAP_WRITE`. For a mapping of length 0
+ * The pointer stays valid until `zcio_map_close` or `zcio_map_resize`. It
+ * may be written only if the mapping is writable. For a mapping of length 0
  * it is a valid address that must not be dereferenced. A NULL `map` gives
  * NULL. Thread-safe.
+ *
+ * Direct access carries the SIGBUS risk of every mapping: if another
+ * process truncates the file, touching a page past the new end kills the
+ * process with SIGBUS. `zcio_map_read`, `zcio_map_write` and
+ * `zcio_map_send` are the safe alternatives.
  */
 uint8_t *zcio_map_data(const struct zcio_map *map);
 
@@ -786,6 +799,155 @@ uint8_t *zcio_map_data(const struct zcio_map *map);
  * The length of the mapping in bytes; 0 for a NULL `map`. Thread-safe.
  */
 uint64_t zcio_map_len(const struct zcio_map *map);
+
+/**
+ * Like `zcio_map_open`, for the file at `path`, which is opened (read-only,
+ * or read-write for `ZCIO_MAP_WRITE` without `ZCIO_MAP_PRIVATE`),
+ * close-on-exec, and closed again before returning; the mapping keeps what
+ * it needs.
+ *
+ * `path` and `map_out` must not be NULL. Returns what `zcio_map_open` and
+ * open(2) return (`ZCIO_ENOENT`, `ZCIO_EACCES`, ...).
+ */
+int zcio_map_open_path(const char *path,
+                       uint64_t offset,
+                       uint64_t len,
+                       uint32_t flags,
+                       struct zcio_map **map_out);
+
+/**
+ * Maps `len` bytes of zeroed anonymous memory, readable and writable and
+ * private to the process (its children after fork get a copy).
+ *
+ * `flags` may be 0 or `ZCIO_MAP_POPULATE` (touch every page now).
+ * `len == 0` gives a mapping of length 0. `map_out` must not be NULL; on
+ * success `*map_out` is owned by the caller, to be released with
+ * `zcio_map_close`, and NULL on error. Thread-safe.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_EFLAGS`, or a negative errno (`ZCIO_ENOMEM`).
+ */
+int zcio_map_anon(uint64_t len, uint32_t flags, struct zcio_map **map_out);
+
+/**
+ * Copies `len` bytes from `offset` in the mapping into `buf`, safely even
+ * if the file is truncated meanwhile.
+ *
+ * `map` and `read_out` must not be NULL; `buf` may be NULL only when `len`
+ * is 0, and is not kept. The range must lie inside the mapping
+ * (`ZCIO_EBOUNDS`). If the file shrank and the copy reaches pages past its
+ * new end, the call returns `ZCIO_ETRUNCATED` with `*read_out` the bytes
+ * copied before the cut (never more than the file still holds), and the
+ * process keeps running: the SIGBUS is caught inside the copy.
+ *
+ * zcio installs a SIGBUS handler for this on first use. It passes faults
+ * outside zcio's copies to the handler that was installed before it (or to
+ * the default action, which ends the process). A handler the program
+ * installs after zcio's replaces it: the program then sees every SIGBUS,
+ * these included, so install yours first. Never blocks except on page-in.
+ * Thread-safe.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_ETRUNCATED`, `ZCIO_EBOUNDS` or `ZCIO_ENULL`.
+ * `*read_out` is written on every return except `ZCIO_ENULL`.
+ */
+int zcio_map_read(const struct zcio_map *map,
+                  uint64_t offset,
+                  void *buf,
+                  uint64_t len,
+                  uint64_t *read_out);
+
+/**
+ * Copies `len` bytes from `buf` into the mapping at `offset`, safely even
+ * if the file is truncated meanwhile.
+ *
+ * As `zcio_map_read`, in the other direction; the mapping must be
+ * writable (`ZCIO_EACCES` otherwise). On a shared mapping the bytes reach
+ * the file later, or at `zcio_map_sync`. `*written_out` is written on
+ * every return except `ZCIO_ENULL`. Not to be called by two threads on
+ * overlapping ranges at once.
+ */
+int zcio_map_write(struct zcio_map *map,
+                   uint64_t offset,
+                   const void *buf,
+                   uint64_t len,
+                   uint64_t *written_out);
+
+/**
+ * Writes `len` bytes from `offset` in the mapping to `out_fd` with
+ * write(2): one copy, from the mapping straight into the kernel.
+ *
+ * `map` and `sent_out` must not be NULL. The range must lie inside the
+ * mapping (`ZCIO_EBOUNDS`). Loops until all is written. On a non-blocking
+ * `out_fd` that is full it returns `ZCIO_EAGAIN` with `*sent_out` the
+ * bytes written; call again from `offset + *sent_out`. Never raises
+ * SIGPIPE. If the file was truncated below the range, returns
+ * `ZCIO_ETRUNCATED` with the bytes sent before the cut. The descriptor's
+ * file position advances as with write(2). Thread-safe.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_EAGAIN`, `ZCIO_ETRUNCATED`, `ZCIO_EBOUNDS`, or a
+ * negative errno (`ZCIO_EPIPE`, `ZCIO_EBADF`). `*sent_out` is written on
+ * every return except `ZCIO_ENULL`.
+ */
+int zcio_map_send(const struct zcio_map *map,
+                  uint64_t offset,
+                  uint64_t len,
+                  int out_fd,
+                  uint64_t *sent_out);
+
+/**
+ * Reports whether the file still covers the whole mapping.
+ *
+ * `map` and `file_size_out` must not be NULL; `*file_size_out` is set to
+ * the file's current size (0 for anonymous memory). Returns `ZCIO_OK` if
+ * the file is at least as long as the mapped range, `ZCIO_ETRUNCATED` if
+ * it shrank below it (touching the missing pages directly would raise
+ * SIGBUS), or a negative errno from fstat. Thread-safe.
+ */
+int zcio_map_check(const struct zcio_map *map, uint64_t *file_size_out);
+
+/**
+ * Locks the whole mapping in memory (mlock) so its pages are never
+ * swapped or dropped; `zcio_map_unlock` releases it.
+ *
+ * `map` must not be NULL. Locked memory counts against RLIMIT_MEMLOCK
+ * (`ZCIO_ENOMEM` or `ZCIO_EPERM` past it). Faults every page in, so may
+ * block on I/O. Thread-safe.
+ */
+int zcio_map_lock(struct zcio_map *map);
+
+/**
+ * Unlocks a mapping locked with `zcio_map_lock` (munlock). `map` must not
+ * be NULL. Thread-safe.
+ */
+int zcio_map_unlock(struct zcio_map *map);
+
+/**
+ * Counts how many bytes of a range of the mapping are resident in memory
+ * (mincore), for example after `ZCIO_ADVICE_WILLNEED`.
+ *
+ * `map` and `resident_bytes_out` must not be NULL. The range is `offset`
+ * to `offset + len` (`len == 0`: to the end) and must lie in the mapping
+ * (`ZCIO_EBOUNDS`). Never blocks. Thread-safe. `*resident_bytes_out` is
+ * written on every return except `ZCIO_ENULL`.
+ */
+int zcio_map_resident(const struct zcio_map *map,
+                      uint64_t offset,
+                      uint64_t len,
+                      uint64_t *resident_bytes_out);
+
+/**
+ * Changes the length of a mapping (mremap), moving it in memory if it
+ * must: every pointer from `zcio_map_data` is invalid afterwards.
+ *
+ * `map` must not be NULL. A file mapping keeps its start and cannot grow
+ * past the current end of the file (`ZCIO_EBOUNDS`); anonymous memory can
+ * take any length, new bytes being zero. `new_len == 0` unmaps the memory
+ * and leaves a mapping of length 0 that can grow again. Not to be called
+ * while another thread uses the mapping.
+ *
+ * Returns `ZCIO_OK`, `ZCIO_ENULL`, `ZCIO_EBOUNDS`, or a negative errno
+ * (`ZCIO_ENOMEM`). On error the mapping is unchanged.
+ */
+int zcio_map_resize(struct zcio_map *map, uint64_t new_len);
 
 /**
  * Writes the mapping's modified pages in a range back to the file
@@ -1060,6 +1222,14 @@ int zcio_transfer_step(struct zcio_transfer *t,
  * bytes. The descriptors are not closed: they are the caller's.
  */
 void zcio_transfer_free(struct zcio_transfer *t);
+
+extern int zcio_internal_guard_install(void);
+
+extern int zcio_internal_guard_copy(void *dst,
+                                    const void *src,
+                                    size_t len,
+                                    const void *mapped,
+                                    size_t *copied_out);
 
 #ifdef __cplusplus
 }  // extern "C"

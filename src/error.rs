@@ -97,6 +97,10 @@ pub const ZCIO_ENOPIPE: i32 = -5007;
 /// or sets fields past the ones it knows.
 pub const ZCIO_ESTRUCT: i32 = -5008;
 
+/// The file behind a mapping shrank below the range being copied; the
+/// bytes before the cut were copied and the process keeps running.
+pub const ZCIO_ETRUNCATED: i32 = -5009;
+
 /// Not an error: the transfer waits for its input to become readable.
 pub const ZCIO_WANT_READ: i32 = 1;
 /// Not an error: the transfer waits for its output to become writable.
@@ -216,6 +220,11 @@ const CODES: &[Code] = &[
         c"Structure size or fields not supported by this version",
     ),
     code(
+        ZCIO_ETRUNCATED,
+        c"ZCIO_ETRUNCATED",
+        c"The mapped file was truncated below the range copied",
+    ),
+    code(
         ZCIO_WANT_READ,
         c"ZCIO_WANT_READ",
         c"Waiting for the input to become readable",
@@ -285,6 +294,8 @@ pub enum Error {
     NoPipe,
     /// An options structure has an unsupported size or unknown fields set.
     Struct,
+    /// The mapped file shrank below the range being copied.
+    Truncated,
 }
 
 impl Error {
@@ -300,6 +311,7 @@ impl Error {
             Error::NoMechanism => ZCIO_ENOMECH,
             Error::NoPipe => ZCIO_ENOPIPE,
             Error::Struct => ZCIO_ESTRUCT,
+            Error::Truncated => ZCIO_ETRUNCATED,
         }
     }
 

@@ -22,7 +22,10 @@ pub(crate) const MAX_PER_CALL: usize = 0x7fff_f000;
 ///
 /// EINTR is retried. Any other error, EAGAIN included, stops the loop and is
 /// returned together with the bytes already moved; nothing here waits.
-fn pump(count: u64, mut step: impl FnMut(usize) -> Result<usize, Error>) -> Result<u64, Partial> {
+pub(crate) fn pump(
+    count: u64,
+    mut step: impl FnMut(usize) -> Result<usize, Error>,
+) -> Result<u64, Partial> {
     let mut moved: u64 = 0;
     while count == TO_EOF || moved < count {
         let want = usize::try_from(count - moved).map_or(MAX_PER_CALL, |n| n.min(MAX_PER_CALL));

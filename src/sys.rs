@@ -15,6 +15,84 @@ unsafe extern "C" {
     // strerror().
     fn strerrordesc_np(errnum: c_int) -> *const c_char;
     fn strerrorname_np(errnum: c_int) -> *const c_char;
+
+    // src/guard.c: copies that survive SIGBUS from a truncated mapping.
+    fn zcio_internal_guard_install() -> c_int;
+    fn zcio_internal_guard_copy(
+        dst: *mut std::ffi::c_void,
+        src: *const std::ffi::c_void,
+        len: usize,
+        mapped: *const std::ffi::c_void,
+        copied_out: *mut usize,
+    ) -> c_int;
+}
+
+/// Copies `len` bytes from `src` to `dst`, one page of the mapped side
+/// (`mapped`, equal to `src` or `dst`) at a time, catching SIGBUS. Returns
+/// the bytes copied before a fault as the error.
+///
+/// # Safety
+/// `src` is valid for reads and `dst` for writes of `len` bytes, except that
+/// pages of the mapped side may have vanished with a truncated file.
+pub unsafe fn guarded_copy(
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+    mapped: *const u8,
+) -> Result<(), usize> {
+    let mut copied = 0;
+    // SAFETY: installing the handler is idempotent and thread-safe.
+    if unsafe { zcio_internal_guard_install() } != 0 {
+        // Without the handler a fault would kill the process: copy nothing.
+        return Err(0);
+    }
+    // SAFETY: the pointers are valid per the caller; a fault on the mapped
+    // side is caught in C and reported through `copied`.
+    match unsafe {
+        zcio_internal_guard_copy(dst.cast(), src.cast(), len, mapped.cast(), &mut copied)
+    } {
+        0 => Ok(()),
+        _ => Err(copied),
+    }
+}
+
+/// A close-on-exec duplicate of `fd`.
+pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Error> {
+    let new_fd = fcntl_int(fd, libc::F_DUPFD_CLOEXEC, 0)?;
+    // SAFETY: the descriptor is new and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new_fd) })
+}
+
+/// Opens `path` close-on-exec, read-only or read-write.
+pub fn open(path: &CStr, writable: bool) -> Result<OwnedFd, Error> {
+    let flags = libc::O_CLOEXEC
+        | if writable {
+            libc::O_RDWR
+        } else {
+            libc::O_RDONLY
+        };
+    // SAFETY: path is a valid NUL-terminated string.
+    let fd = check_int(unsafe { libc::open(path.as_ptr(), flags) })?;
+    // SAFETY: the descriptor is new and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Which pages of `addr..addr + len` are resident in memory (mincore).
+///
+/// # Safety
+/// `addr` is page-aligned and the range lies inside one mapping.
+pub unsafe fn resident_pages(addr: *mut u8, len: usize) -> Result<Vec<bool>, Error> {
+    let mut pages = vec![0u8; len.div_ceil(page_size())];
+    // SAFETY: the range is mapped per the caller; `pages` holds one byte
+    // per page of it.
+    check_int(unsafe { libc::mincore(addr.cast(), len, pages.as_mut_ptr()) })?;
+    Ok(pages.iter().map(|p| p & 1 != 0).collect())
+}
+
+/// The size of a memory page.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf takes no pointers.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
 }
 
 /// The C library's static message for `errno`, if it knows the value.

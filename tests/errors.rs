@@ -41,6 +41,7 @@ fn named_codes_have_their_names() {
         (ZCIO_WANT_READ, "ZCIO_WANT_READ"),
         (ZCIO_WANT_WRITE, "ZCIO_WANT_WRITE"),
         (ZCIO_MORE, "ZCIO_MORE"),
+        (ZCIO_ETRUNCATED, "ZCIO_ETRUNCATED"),
     ];
     for (code, expected) in named {
         assert_eq!(name(code), expected);

@@ -54,5 +54,11 @@ fn generate_header(root: &PathBuf) -> Vec<u8> {
         .generate()
         .expect("cbindgen could not generate include/zcio.h")
         .write(&mut header);
-    header
+    // cbindgen marks its C++ guards with // comments, which C89 lacks.
+    String::from_utf8(header)
+        .expect("cbindgen writes UTF-8")
+        .replace("#endif // __cplusplus", "#endif /* __cplusplus */")
+        .replace("#endif  // __cplusplus", "#endif  /* __cplusplus */")
+        .replace("}  // extern \"C\"", "}  /* extern \"C\" */")
+        .into_bytes()
 }

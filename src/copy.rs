@@ -61,7 +61,13 @@ pub fn copy(
     (ending, report)
 }
 
+/// Steps the transfer to the end. Only a descriptor the caller made
+/// non-blocking may end the call early: when one side is blocking and the
+/// other is not, splice applies the non-blocking flag to both, so a wait the
+/// caller asked for (blocking) is done here, with poll.
 fn run(transfer: &mut Transfer, count: u64, budget: u64) -> Result<Ending, Error> {
+    let ((in_fd, in_nonblocking), (out_fd, out_nonblocking)) =
+        (transfer.input(), transfer.output());
     loop {
         let left = if budget == 0 {
             0
@@ -77,7 +83,9 @@ fn run(transfer: &mut Transfer, count: u64, budget: u64) -> Result<Ending, Error
                 return Ok(Ending::Budget);
             }
             Status::More => continue,
+            Status::WantRead if !in_nonblocking => sys::wait_ready(in_fd, libc::POLLIN)?,
             Status::WantRead => return Ok(Ending::WouldBlock),
+            Status::WantWrite if !out_nonblocking => sys::wait_ready(out_fd, libc::POLLOUT)?,
             Status::WantWrite => {
                 flush(transfer)?;
                 return Ok(Ending::WouldBlock);
@@ -89,9 +97,10 @@ fn run(transfer: &mut Transfer, count: u64, budget: u64) -> Result<Ending, Error
 /// Writes what rests between input and output, waiting for the output as
 /// long as it takes: those bytes have left the input and exist nowhere else.
 fn flush(transfer: &mut Transfer) -> Result<(), Error> {
+    let (out_fd, _) = transfer.output();
     while transfer.buffered() > 0 {
         if transfer.flush()? == Status::WantWrite {
-            sys::wait_writable(transfer.output_fd())?;
+            sys::wait_ready(out_fd, libc::POLLOUT)?;
         }
     }
     Ok(())

@@ -97,6 +97,7 @@ impl Transfer {
         let output = Endpoint::inspect(out_fd)?;
         check_offset(&input, options.in_offset)?;
         check_offset(&output, options.out_offset)?;
+        let count = within_one_file(&input, &output, count, options)?;
         let positional_out = options.out_offset.is_some();
         let plan = plan::plan(
             &input,
@@ -153,8 +154,14 @@ impl Transfer {
         self.fallback
     }
 
-    pub fn output_fd(&self) -> i32 {
-        self.output.fd
+    /// The input descriptor and whether the caller made it non-blocking.
+    pub fn input(&self) -> (i32, bool) {
+        (self.input.fd, self.input.nonblocking)
+    }
+
+    /// The output descriptor and whether the caller made it non-blocking.
+    pub fn output(&self) -> (i32, bool) {
+        (self.output.fd, self.output.nonblocking)
     }
 
     pub fn in_offset(&self) -> Option<i64> {
@@ -411,7 +418,7 @@ impl Transfer {
                 Stage::Pipe(pool::lease_pipe(self.pipe_size).map_err(Stop::NoPipe)?)
             }
             Mechanism::ReadWrite => Stage::Buffer {
-                lease: pool::lease_buffer(),
+                lease: pool::lease_buffer(self.buffered() as usize),
                 start: 0,
                 end: 0,
             },
@@ -486,14 +493,43 @@ impl Transfer {
 
 /// A positional offset needs a seekable descriptor, and must not be
 /// negative.
+///
+/// An O_APPEND output ignores write offsets (pwrite appends), so it cannot
+/// honour one.
 fn check_offset(endpoint: &Endpoint, offset: Option<i64>) -> Result<(), Error> {
     match offset {
         Some(off) if off < 0 => Err(Error::Os(libc::EINVAL)),
+        Some(_) if endpoint.append => Err(Error::Os(libc::EINVAL)),
         Some(_) if matches!(endpoint.kind, Kind::Pipe | Kind::Socket) => {
             Err(Error::Os(libc::ESPIPE))
         }
         _ => Ok(()),
     }
+}
+
+/// For a copy within one file, the count to use: to the end means to the
+/// end as it is now, since the copy itself moves the end. Overlapping
+/// source and destination ranges are refused, as copy_file_range does:
+/// copied in chunks, they would read bytes already overwritten; so is an
+/// O_APPEND output, whose writes land past the end being read.
+fn within_one_file(
+    input: &Endpoint,
+    output: &Endpoint,
+    count: u64,
+    options: &Options,
+) -> Result<u64, Error> {
+    if input.kind != Kind::File || input.id != output.id {
+        return Ok(count);
+    }
+    let position = |offset: Option<i64>, fd| offset.map_or_else(|| sys::position(fd), Ok);
+    let from = position(options.in_offset, input.fd)?.max(0) as u64;
+    let to = position(options.out_offset, output.fd)?.max(0) as u64;
+    let len = count.min(input.size.saturating_sub(from));
+    let overlap = from < to.saturating_add(len) && to < from.saturating_add(len);
+    if overlap || (output.append && len > 0) {
+        return Err(Error::Os(libc::EINVAL));
+    }
+    Ok(if count == TO_EOF { len } else { count })
 }
 
 /// Whether `error`, from a mechanism that has moved nothing yet, means the

@@ -41,8 +41,12 @@ pub struct Endpoint {
     pub kind: Kind,
     pub nonblocking: bool,
     pub append: bool,
+    /// O_DIRECT: reads and writes need aligned buffers, offsets and lengths.
+    pub direct: bool,
     /// The size fstat reports (0 for pipes, sockets and procfs files).
     pub size: u64,
+    /// Device and inode, to recognise two descriptors of one file.
+    pub id: (u64, u64),
 }
 
 impl Endpoint {
@@ -61,7 +65,9 @@ impl Endpoint {
             kind,
             nonblocking: flags & libc::O_NONBLOCK != 0,
             append: flags & libc::O_APPEND != 0,
+            direct: flags & libc::O_DIRECT != 0,
             size: st.st_size.max(0) as u64,
+            id: (st.st_dev, st.st_ino),
         })
     }
 
@@ -143,7 +149,11 @@ pub fn plan(
         _ => &[ReadWrite],
     };
 
-    let small = order[0] != ReadWrite && is_small(input, output, count, in_offset, policy);
+    // O_DIRECT files are served best by the kernel's own copies, which
+    // align for them; read/write would need aligned lengths and offsets.
+    let direct = input.direct || output.direct;
+    let small =
+        order[0] != ReadWrite && !direct && is_small(input, output, count, in_offset, policy);
     let stable = policy.stable_source && !input.is_immutable_source() && !output.is_file_like();
     if small || stable {
         order = &[ReadWrite];

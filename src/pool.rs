@@ -7,7 +7,10 @@
 //! transfer's bytes can never reach another. After a fork the child drops
 //! the pipes it inherited instead of sharing them with its parent.
 
+use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -36,7 +39,7 @@ impl Config {
             max_pipes: nonzero_or(self.max_pipes, default_max_pipes(pipe_size)),
             pipe_size,
             max_buffers: nonzero_or(self.max_buffers, DEFAULT_MAX_BUFFERS),
-            buffer_size: nonzero_or(self.buffer_size, DEFAULT_BUFFER_SIZE),
+            buffer_size: nonzero_or(self.buffer_size, DEFAULT_BUFFER_SIZE).next_multiple_of(ALIGN),
         }
     }
 }
@@ -89,7 +92,7 @@ struct Pool {
     /// The process the idle pipes belong to.
     pid: i32,
     idle_pipes: Vec<Pipe>,
-    idle_buffers: Vec<Box<[u8]>>,
+    idle_buffers: Vec<AlignedBuf>,
     stats: Stats,
 }
 
@@ -173,6 +176,9 @@ fn trim_locked(pool: &mut Pool) {
 pub struct PipeLease {
     pipe: Option<Pipe>,
     pub buffered: usize,
+    /// The process that leased the pipe. After fork, parent and child share
+    /// the pipe; the child must never give it to its own pool.
+    pid: i32,
 }
 
 impl PipeLease {
@@ -237,6 +243,7 @@ pub fn lease_pipe(size: Option<usize>) -> Result<PipeLease, NoPipe> {
     Ok(PipeLease {
         pipe: Some(pipe),
         buffered: 0,
+        pid: sys::pid(),
     })
 }
 
@@ -258,6 +265,10 @@ fn new_pipe(size: usize) -> Result<Pipe, NoPipe> {
 impl Drop for PipeLease {
     fn drop(&mut self) {
         let Some(pipe) = self.pipe.take() else { return };
+        if self.pid != sys::pid() {
+            // Leased before a fork: the parent may still be using it.
+            return;
+        }
         // The holder's count is checked against the kernel's: a pipe with a
         // single byte left in it must never be handed to another transfer.
         let empty = self.buffered == 0 && sys::unread_bytes(pipe.read.as_raw_fd()) == Ok(0);
@@ -274,35 +285,87 @@ impl Drop for PipeLease {
     }
 }
 
+/// Buffer alignment and size granularity: a page, which O_DIRECT
+/// descriptors accept.
+const ALIGN: usize = 4096;
+
+/// A zeroed, page-aligned heap buffer whose length is a multiple of a page.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the buffer is plain owned memory with no thread affinity.
+unsafe impl Send for AlignedBuf {}
+
+impl AlignedBuf {
+    fn new(len: usize) -> AlignedBuf {
+        let len = len.max(1).next_multiple_of(ALIGN);
+        let layout =
+            Layout::from_size_align(len, ALIGN).expect("a page-multiple size is a valid layout");
+        // SAFETY: the layout has a non-zero size.
+        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })
+            .unwrap_or_else(|| handle_alloc_error(layout));
+        AlignedBuf { ptr, len }
+    }
+}
+
+impl Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: ptr owns len initialised bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: ptr owns len initialised bytes, borrowed uniquely here.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        let layout = Layout::from_size_align(self.len, ALIGN).expect("checked in new");
+        // SAFETY: ptr came from alloc_zeroed with this layout.
+        unsafe { dealloc(self.ptr.as_ptr(), layout) }
+    }
+}
+
 /// A buffer borrowed from the pool, returned on drop.
 pub struct BufferLease {
-    buf: Box<[u8]>,
+    buf: Option<AlignedBuf>,
 }
 
 impl BufferLease {
     pub fn bytes(&mut self) -> &mut [u8] {
-        &mut self.buf
+        self.buf.as_mut().expect("present until drop")
     }
 }
 
-/// Leases a buffer of the configured size, reusing an idle one if any.
-pub fn lease_buffer() -> BufferLease {
+/// Leases a buffer of at least `min_len` bytes (0: the configured size),
+/// reusing an idle one if it is large enough. A buffer larger than the
+/// configured size is never kept on return.
+pub fn lease_buffer(min_len: usize) -> BufferLease {
     let (idle, size) = with_pool(|pool| {
-        let idle = pool.idle_buffers.pop();
+        let size = pool.config.buffer_size.max(min_len.next_multiple_of(ALIGN));
+        let fits = pool.idle_buffers.last().is_some_and(|buf| buf.len() >= size);
+        let idle = if fits { pool.idle_buffers.pop() } else { None };
         match idle {
             Some(_) => pool.stats.buffers_reused += 1,
             None => pool.stats.buffers_created += 1,
         }
-        (idle, pool.config.buffer_size)
+        (idle, size)
     });
     BufferLease {
-        buf: idle.unwrap_or_else(|| vec![0u8; size].into_boxed_slice()),
+        buf: Some(idle.unwrap_or_else(|| AlignedBuf::new(size))),
     }
 }
 
 impl Drop for BufferLease {
     fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.buf);
+        let Some(buf) = self.buf.take() else { return };
         with_pool(|pool| {
             if buf.len() == pool.config.buffer_size
                 && pool.idle_buffers.len() < pool.config.max_buffers

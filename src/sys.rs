@@ -357,11 +357,12 @@ pub fn ready_now(read_fd: RawFd, write_fd: RawFd) -> Result<(bool, bool), Error>
     Ok((ready(&fds[0]), ready(&fds[1])))
 }
 
-/// Waits until `fd` is writable (or has failed), retrying EINTR.
-pub fn wait_writable(fd: RawFd) -> Result<(), Error> {
+/// Waits until `fd` is ready for `events` (POLLIN or POLLOUT) or has
+/// failed, retrying EINTR.
+pub fn wait_ready(fd: RawFd, events: libc::c_short) -> Result<(), Error> {
     let mut pfd = libc::pollfd {
         fd,
-        events: libc::POLLOUT,
+        events,
         revents: 0,
     };
     loop {

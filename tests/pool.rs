@@ -142,6 +142,74 @@ fn pool_behaviour() {
 
     concurrent_copies();
     statistics();
+    stranded_bytes_survive_a_smaller_buffer_size();
+}
+
+/// Bytes taken into a pipe under one buffer size still fit when the copy
+/// falls back to read/write after the size shrank.
+fn stranded_bytes_survive_a_smaller_buffer_size() {
+    configure(4);
+    let data = pattern(200_000, 44);
+    let (mut feeder, input) = stream_pair();
+    let (output, _sink) = stream_pair();
+    set_nonblocking(&input);
+    set_nonblocking(&output);
+    // Fill the output socket so the first drain stops with nothing written.
+    while (&output).write(&[0u8; 65536]).is_ok() {}
+    feeder.write_all(&data).unwrap();
+
+    let mut t = ptr::null_mut();
+    // SAFETY: t is live; it is freed once below.
+    unsafe {
+        assert_eq!(
+            zcio_transfer_new(
+                output.as_raw_fd(),
+                input.as_raw_fd(),
+                200_000,
+                ptr::null(),
+                &mut t
+            ),
+            ZCIO_OK
+        );
+        assert_eq!(zcio_transfer_step(t, 0, ptr::null_mut()), ZCIO_WANT_WRITE);
+    }
+    let small = zcio_pool_config {
+        size: std::mem::size_of::<zcio_pool_config>() as u32,
+        max_pipes: 4,
+        pipe_size: 0,
+        max_buffers: 0,
+        buffer_size: 4096,
+        reserved: 0,
+    };
+    // SAFETY: small is sized.
+    assert_eq!(unsafe { zcio_pool_configure(&small) }, ZCIO_OK);
+
+    // Splicing into an O_APPEND file fails with EINVAL, so the drain falls
+    // back to read/write with every stranded byte.
+    let path = tempfile::NamedTempFile::new().unwrap();
+    let appending = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path.path())
+        .unwrap();
+    // SAFETY: dup2 onto the transfer's output descriptor, which stays open.
+    assert!(unsafe { libc::dup2(appending.as_raw_fd(), output.as_raw_fd()) } >= 0);
+    let mut p: zcio_transfer_progress = unsafe { std::mem::zeroed() };
+    p.size = std::mem::size_of_val(&p) as u32;
+    // SAFETY: t and p are live.
+    unsafe {
+        assert_eq!(zcio_transfer_step(t, 0, &mut p), ZCIO_OK);
+        zcio_transfer_free(t);
+    }
+    assert_eq!(
+        (p.written, p.mechanism, p.fallback_from),
+        (200_000, ZCIO_MECH_READ_WRITE, ZCIO_MECH_SPLICE)
+    );
+    assert_eq!(std::fs::read(path.path()).unwrap(), data);
+
+    let mut bad = small;
+    bad.reserved = 5;
+    // SAFETY: bad is sized.
+    assert_eq!(unsafe { zcio_pool_configure(&bad) }, ZCIO_ESTRUCT);
 }
 
 /// The process-wide counters see each copy once, by mechanism.

@@ -55,7 +55,9 @@ pub struct zcio_copy_opts {
     /// `sizeof(zcio_copy_opts)` as the caller was compiled: lets the
     /// structure grow without breaking older callers.
     pub size: u32,
-    /// Mask of `ZCIO_ALLOW_*` bits; 0 allows every mechanism.
+    /// Mask of `ZCIO_ALLOW_*` bits; 0 allows every mechanism. Note that the
+    /// `ZCIO_ALLOW_*` bits are not the `ZCIO_MECH_*` numbers
+    /// (`ZCIO_ALLOW_x == 1 << ZCIO_MECH_x`): pass the former here.
     pub mechanisms: u32,
     /// NULL: read from the input's file position. Otherwise read from
     /// `*in_offset`, which `zcio_copy` advances by the bytes read, and
@@ -67,8 +69,9 @@ pub struct zcio_copy_opts {
     pub pipe_size: u32,
     /// `ZCIO_SOURCE_ANY` (0) or `ZCIO_SOURCE_STABLE`.
     pub source_policy: u32,
-    /// Most bytes one call writes; 0: no limit. A call that reaches it
-    /// returns `ZCIO_MORE`.
+    /// Most bytes one call writes; 0: no limit. A `zcio_copy` that reaches
+    /// it returns `ZCIO_MORE`; the next call must ask for `count - moved`
+    /// (offsets, if given, have advanced already).
     pub budget: u64,
     /// Copies known to be smaller than this many bytes use read/write,
     /// which beats zero-copy for small sizes. 0: the library's measured
@@ -101,8 +104,10 @@ pub struct zcio_copy_result {
     /// `ZCIO_MECH_NONE`.
     pub fallback_from: u32,
     /// Why it fell back: the negative errno the kernel gave (such as
-    /// `ZCIO_EXDEV`), `ZCIO_ENOPIPE` when no pipe was free, or 0 when the
-    /// mechanism reported end of input at once (as procfs files do).
+    /// `ZCIO_EXDEV`), `ZCIO_ENOPIPE` when the pipe pool was exhausted, the
+    /// errno of a failed pipe creation (such as `ZCIO_EMFILE`), or 0 when
+    /// the mechanism reported end of input at once (as procfs files, and
+    /// empty files, do).
     pub fallback_code: i32,
 }
 
@@ -221,13 +226,19 @@ pub unsafe extern "C" fn zcio_copy_opts_init(opts: *mut zcio_copy_opts) -> c_int
 /// changed.
 ///
 /// `count` is a byte count or `ZCIO_TO_EOF`. `opts` may be NULL for the
-/// defaults; its offset pointers, if set, are advanced. `result_out` must
-/// not be NULL and its `size` must be set; it is written on every return
-/// except `ZCIO_ENULL` and `ZCIO_ESTRUCT` for it.
+/// defaults; its offset pointers, if set, are advanced: the input offset by
+/// `result_out->read`, the output offset by `result_out->moved`. The two
+/// differ only after an output error left bytes read and unwritten; those
+/// bytes are gone from the input, so resuming from the advanced offsets
+/// skips them. An O_APPEND output refuses an output offset (`ZCIO_EINVAL`),
+/// and so does a copy within one file whose ranges overlap. `result_out`
+/// must not be NULL and its `size` must be set; it is written on every
+/// return except `ZCIO_ENULL` and `ZCIO_ESTRUCT` for it.
 ///
-/// Blocks on blocking descriptors. With a non-blocking descriptor that is
-/// not ready it returns `ZCIO_EAGAIN` and `result_out->moved` bytes were
-/// copied; call again. It never returns while bytes it has read are
+/// Blocks on blocking descriptors, even when the other one is non-blocking.
+/// With a non-blocking descriptor that is not ready it returns
+/// `ZCIO_EAGAIN` and `result_out->moved` bytes were copied; call again with
+/// `count - moved`. It never returns while bytes it has read are
 /// unwritten: if a non-blocking output fills up then, it waits for the
 /// output to take them (at most one pipe's worth). Event loops that must
 /// never wait use `zcio_transfer`. Never raises SIGPIPE. Thread-safe.

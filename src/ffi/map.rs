@@ -79,7 +79,8 @@ fn usage(advice: u32) -> Result<Usage, Error> {
 /// `offset`, which needs no alignment, and is `len` bytes long; `len == 0`
 /// means to the end of the file. The range must lie inside the file
 /// (`ZCIO_EBOUNDS` otherwise); an empty file, or `offset` equal to the file
-/// size, gives a mapping of length 0. `flags` combines `ZCIO_MAP_*`; 0 is
+/// size, gives a mapping of length 0, and so does a procfs file, which
+/// reports a size of 0 (read those with read(2) or `zcio_copy`). `flags` combines `ZCIO_MAP_*`; 0 is
 /// read-only. The descriptor's file position is not used, and `fd` may be
 /// closed as soon as this returns: the mapping keeps the file alive.
 ///

@@ -26,6 +26,7 @@ pub struct zcio_pool_config {
     /// Size of each read/write buffer in bytes (default 256 KiB, at most
     /// 64 MiB).
     pub buffer_size: u32,
+    /// Must be 0; kept for a future setting.
     pub reserved: u32,
 }
 
@@ -71,8 +72,8 @@ unsafe impl Versioned for zcio_pool_counters {
 /// are closed now; those in use are judged when they come back. Never
 /// blocks on I/O. Thread-safe.
 ///
-/// Returns `ZCIO_OK`, `ZCIO_ENULL`, `ZCIO_ESTRUCT`, or `ZCIO_EINVAL` for a
-/// size beyond the limits above.
+/// Returns `ZCIO_OK`, `ZCIO_ENULL`, `ZCIO_ESTRUCT` (also for a non-zero
+/// `reserved`), or `ZCIO_EINVAL` for a size beyond the limits above.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zcio_pool_configure(config: *const zcio_pool_config) -> c_int {
     boundary(|| {
@@ -80,6 +81,9 @@ pub unsafe extern "C" fn zcio_pool_configure(config: *const zcio_pool_config) ->
         let config = unsafe { read_versioned(config) }?;
         if config.pipe_size > 1 << 30 || config.buffer_size > 64 << 20 {
             return Err(Error::Os(libc::EINVAL));
+        }
+        if config.reserved != 0 {
+            return Err(Error::Struct);
         }
 
         pool::configure(Config {

@@ -159,7 +159,8 @@ pub unsafe extern "C" fn zcio_tee(
 /// Copies bytes between two files inside the kernel with
 /// copy_file_range(2), sharing extents where the filesystem supports it.
 ///
-/// Both descriptors must be regular files (`ZCIO_EINVAL` otherwise);
+/// Both descriptors must be regular files (`ZCIO_EINVAL` otherwise, or
+/// `ZCIO_EISDIR` for a directory);
 /// `out_fd` must not be opened with O_APPEND (`ZCIO_EBADF`). Offsets work as
 /// in `zcio_splice`: NULL uses and advances the file position, non-NULL is
 /// positional and advanced by the bytes copied. `len` is a byte count or

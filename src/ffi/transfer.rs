@@ -101,7 +101,8 @@ pub unsafe extern "C" fn zcio_transfer_new(
 /// `in_fd`), `ZCIO_WANT_WRITE` when the output is not ready (wait for
 /// EPOLLOUT on `out_fd`), `ZCIO_MORE` when the budget is spent (call again
 /// without waiting), `ZCIO_ESHORT` when the input ended before `count`
-/// bytes, or a negative errno (`ZCIO_EPIPE` when the reader has gone). The
+/// bytes, `ZCIO_ESTRUCT` (before any I/O) when `progress_out->size` is too
+/// small, or a negative errno (`ZCIO_EPIPE` when the reader has gone). The
 /// WANT codes name the descriptor whose last call said EAGAIN, so an
 /// edge-triggered loop can arm exactly that one.
 ///
@@ -121,6 +122,11 @@ pub unsafe extern "C" fn zcio_transfer_step(
         let t = unsafe { t.as_mut() }.ok_or(Error::Null)?;
         let (read, written) = (t.transfer.read(), t.transfer.written());
 
+        if !progress_out.is_null() {
+            // Refuse a bad structure before any I/O, so no progress is lost.
+            // SAFETY: a non-NULL progress_out is a structure of its size.
+            unsafe { write_versioned(progress_out, &progress(&t.transfer, read, written)) }?;
+        }
         let budget = if budget == 0 { t.budget } else { budget };
         let status = t.transfer.step(budget);
         if !progress_out.is_null() {

@@ -40,12 +40,14 @@ fn generate_header(root: &PathBuf) -> Vec<u8> {
     let mut config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
     let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("version");
-    config.after_includes = Some(format!(
-        "\n#define ZCIO_VERSION_MAJOR {}\n#define ZCIO_VERSION_MINOR {}\n#define ZCIO_VERSION_PATCH {}",
-        version("MAJOR"),
-        version("MINOR"),
-        version("PATCH"),
-    ));
+    let define = |part: &str, what: &str| {
+        format!(
+            "\n/**\n * The {what} version of the zcio these declarations belong to; compare\n * with zcio_version() at run time.\n */\n#define ZCIO_VERSION_{part} {}",
+            version(part)
+        )
+    };
+    config.after_includes =
+        Some(define("MAJOR", "major") + &define("MINOR", "minor") + &define("PATCH", "patch"));
 
     let mut header = Vec::new();
     cbindgen::Builder::new()

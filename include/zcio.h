@@ -35,8 +35,20 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/**
+ * The major version of the zcio these declarations belong to; compare
+ * with zcio_version() at run time.
+ */
 #define ZCIO_VERSION_MAJOR 0
+/**
+ * The minor version of the zcio these declarations belong to; compare
+ * with zcio_version() at run time.
+ */
 #define ZCIO_VERSION_MINOR 1
+/**
+ * The patch version of the zcio these declarations belong to; compare
+ * with zcio_version() at run time.
+ */
 #define ZCIO_VERSION_PATCH 0
 
 /**
@@ -577,10 +589,25 @@ typedef struct zcio_pool_counters {
      * `sizeof(zcio_pool_counters)` as the caller was compiled.
      */
     uint32_t size;
+    /**
+     * Unused; written as 0.
+     */
     uint32_t reserved;
+    /**
+     * Empty pipes waiting in the pool.
+     */
     uint64_t pipes_idle;
+    /**
+     * Pipes leased to copies and transfers right now.
+     */
     uint64_t pipes_in_use;
+    /**
+     * Pipes created since the process started (or forked).
+     */
     uint64_t pipes_created;
+    /**
+     * Leases served by an idle pipe instead of a new one.
+     */
     uint64_t pipes_reused;
     /**
      * Pipes closed on return because bytes were left in them.
@@ -594,9 +621,21 @@ typedef struct zcio_pool_counters {
      * Capacity the kernel granted the newest pipe, in bytes.
      */
     uint64_t pipe_size;
+    /**
+     * The bound on pipes in use, as configured or defaulted.
+     */
     uint64_t max_pipes;
+    /**
+     * Read/write buffers waiting in the pool.
+     */
     uint64_t buffers_idle;
+    /**
+     * Buffers allocated since the process started.
+     */
     uint64_t buffers_created;
+    /**
+     * Leases served by an idle buffer instead of a new one.
+     */
     uint64_t buffers_reused;
 } zcio_pool_counters;
 
@@ -609,6 +648,9 @@ typedef struct zcio_stats {
      * `sizeof(zcio_stats)` as the caller was compiled.
      */
     uint32_t size;
+    /**
+     * Unused; written as 0.
+     */
     uint32_t reserved;
     /**
      * Calls per mechanism, indexed by `ZCIO_MECH_*` (index 0 unused).
@@ -1240,14 +1282,6 @@ int zcio_transfer_step(struct zcio_transfer *t,
  * bytes. The descriptors are not closed: they are the caller's.
  */
 void zcio_transfer_free(struct zcio_transfer *t);
-
-extern int zcio_internal_guard_install(void);
-
-extern int zcio_internal_guard_copy(void *dst,
-                                    const void *src,
-                                    size_t len,
-                                    const void *mapped,
-                                    size_t *copied_out);
 
 #ifdef __cplusplus
 }  /* extern "C" */

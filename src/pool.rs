@@ -350,7 +350,10 @@ impl BufferLease {
 pub fn lease_buffer(min_len: usize) -> BufferLease {
     let (idle, size) = with_pool(|pool| {
         let size = pool.config.buffer_size.max(min_len.next_multiple_of(ALIGN));
-        let fits = pool.idle_buffers.last().is_some_and(|buf| buf.len() >= size);
+        let fits = pool
+            .idle_buffers
+            .last()
+            .is_some_and(|buf| buf.len() >= size);
         let idle = if fits { pool.idle_buffers.pop() } else { None };
         match idle {
             Some(_) => pool.stats.buffers_reused += 1,

@@ -43,10 +43,15 @@ unsafe impl Versioned for zcio_pool_config {
 pub struct zcio_pool_counters {
     /// `sizeof(zcio_pool_counters)` as the caller was compiled.
     pub size: u32,
+    /// Unused; written as 0.
     pub reserved: u32,
+    /// Empty pipes waiting in the pool.
     pub pipes_idle: u64,
+    /// Pipes leased to copies and transfers right now.
     pub pipes_in_use: u64,
+    /// Pipes created since the process started (or forked).
     pub pipes_created: u64,
+    /// Leases served by an idle pipe instead of a new one.
     pub pipes_reused: u64,
     /// Pipes closed on return because bytes were left in them.
     pub pipes_discarded: u64,
@@ -54,9 +59,13 @@ pub struct zcio_pool_counters {
     pub pipes_exhausted: u64,
     /// Capacity the kernel granted the newest pipe, in bytes.
     pub pipe_size: u64,
+    /// The bound on pipes in use, as configured or defaulted.
     pub max_pipes: u64,
+    /// Read/write buffers waiting in the pool.
     pub buffers_idle: u64,
+    /// Buffers allocated since the process started.
     pub buffers_created: u64,
+    /// Leases served by an idle buffer instead of a new one.
     pub buffers_reused: u64,
 }
 

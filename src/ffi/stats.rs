@@ -26,6 +26,7 @@ pub const ZCIO_FALLBACK_NO_PIPE: u32 = 3;
 pub struct zcio_stats {
     /// `sizeof(zcio_stats)` as the caller was compiled.
     pub size: u32,
+    /// Unused; written as 0.
     pub reserved: u32,
     /// Calls per mechanism, indexed by `ZCIO_MECH_*` (index 0 unused).
     pub calls: [u64; 5],

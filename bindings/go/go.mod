@@ -1,0 +1,3 @@
+module zcio.local/zcio
+
+go 1.19

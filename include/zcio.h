@@ -335,6 +335,37 @@
 #define ZCIO_SOURCE_STABLE 1
 
 /**
+ * Fault target: sendfile(2), as `zcio_sendfile` and `zcio_copy` make it.
+ */
+#define ZCIO_FAULT_SENDFILE 1
+
+/**
+ * Fault target: splice(2).
+ */
+#define ZCIO_FAULT_SPLICE 2
+
+/**
+ * Fault target: tee(2).
+ */
+#define ZCIO_FAULT_TEE 3
+
+/**
+ * Fault target: copy_file_range(2).
+ */
+#define ZCIO_FAULT_COPY_FILE_RANGE 4
+
+/**
+ * Fault target: read(2) and pread(2), in the read/write fallback.
+ */
+#define ZCIO_FAULT_READ 5
+
+/**
+ * Fault target: write(2) and pwrite(2), in the read/write fallback and
+ * `zcio_map_send`.
+ */
+#define ZCIO_FAULT_WRITE 6
+
+/**
  * Map flag: the mapping may be read (implied by every mapping).
  */
 #define ZCIO_MAP_READ 1
@@ -543,6 +574,35 @@ typedef struct zcio_copy_result {
      */
     int32_t fallback_code;
 } zcio_copy_result;
+
+/**
+ * One fault to inject. Set `size` to `sizeof(zcio_fault)`.
+ */
+typedef struct zcio_fault {
+    /**
+     * `sizeof(zcio_fault)` as the caller was compiled.
+     */
+    uint32_t size;
+    /**
+     * The `ZCIO_FAULT_*` system call to inject into.
+     */
+    uint32_t call;
+    /**
+     * Let this many calls of that kind through first, counted since the
+     * last `zcio_fault_clear` (0: the next call).
+     */
+    uint64_t after;
+    /**
+     * Inject into this many calls, one after the other (0 means 1).
+     */
+    uint32_t times;
+    /**
+     * A negative errno the call fails with instead of being made (such as
+     * `ZCIO_EAGAIN`, `ZCIO_EINTR`, `ZCIO_ENOSYS`, `ZCIO_EINVAL`), or a
+     * positive byte count the call is shortened to.
+     */
+    int32_t result;
+} zcio_fault;
 
 /**
  * Settings of the process-wide pools. A zero field means the default.
@@ -803,6 +863,39 @@ const char *zcio_err_name(int code);
  * compiled with. Thread-safe.
  */
 uint32_t zcio_version(void);
+
+/**
+ * Adds a fault to inject into the library's own system calls, for testing
+ * how a program copes with the kernel's rarer answers.
+ *
+ * Faults are process-wide and apply to every thread. A program that
+ * cannot be changed can take them from the environment variable
+ * `ZCIO_FAULTS`, read at the first call: comma-separated rules
+ * `CALL[@AFTER][xTIMES]=RESULT`, such as `splice@3x2=EAGAIN` or
+ * `sendfile=short:100` (CALL is the system call's name, RESULT an errno
+ * name or `short:` and a byte count; rules that do not parse are ignored).
+ * Not for production: an injected EAGAIN on a blocking descriptor makes
+ * the library wait with poll(2) for a readiness it already has.
+ *
+ * `fault` must not be NULL. Returns `ZCIO_OK`, `ZCIO_ENULL`,
+ * `ZCIO_ESTRUCT`, `ZCIO_EFLAGS` for an unknown call or a `result` of 0 or
+ * below -4095, or `ZCIO_ENOSPC` past 64 faults. Thread-safe.
+ */
+int zcio_fault_inject(const struct zcio_fault *fault);
+
+/**
+ * Removes every injected fault, those from `ZCIO_FAULTS` included, and
+ * restarts the call counts. Thread-safe.
+ */
+void zcio_fault_clear(void);
+
+/**
+ * How many calls of the `ZCIO_FAULT_*` kind the library made since the
+ * last `zcio_fault_clear` (or since the process started); 0 for an
+ * unknown kind. Counts every call, faulted or not, so a test can count the
+ * calls of a clean run and then inject at each one. Thread-safe.
+ */
+uint64_t zcio_fault_count(uint32_t call);
 
 /**
  * Maps a range of a file into memory.

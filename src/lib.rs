@@ -13,6 +13,7 @@ compile_error!("zcio is Linux-only: it is built on sendfile, splice, tee and cop
 pub mod copy;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod ffi;
 pub mod map;
 pub mod pipe;

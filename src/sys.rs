@@ -9,6 +9,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
 use crate::error::Error;
+use crate::fault::{self, Call, Effect};
 
 unsafe extern "C" {
     // glibc 2.32 and later: static strings, safe from any thread, unlike
@@ -132,6 +133,19 @@ pub fn set_errno(errno: i32) {
     unsafe { *libc::__errno_location() = errno }
 }
 
+/// Applies an injected fault, if a rule fires for this call: an error to
+/// return instead of making the call, or a shorter length.
+fn inject(call: Call, len: &mut usize) -> Result<(), Error> {
+    match fault::check(call) {
+        Some(Effect::Fail(errno)) => Err(Error::Os(errno)),
+        Some(Effect::Short(most)) => {
+            *len = (*len).min(most.max(1));
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 fn check_size(ret: isize) -> Result<usize, Error> {
     usize::try_from(ret).map_err(|_| last_error())
 }
@@ -151,8 +165,9 @@ pub fn sendfile(
     out_fd: RawFd,
     in_fd: RawFd,
     offset: Option<&mut i64>,
-    count: usize,
+    mut count: usize,
 ) -> Result<usize, Error> {
+    inject(Call::Sendfile, &mut count)?;
     // SAFETY: the offset pointer is NULL or a valid, exclusive i64 for the
     // duration of the call; descriptors are plain integers to the kernel.
     check_size(unsafe { libc::sendfile64(out_fd, in_fd, offset_ptr(offset), count) })
@@ -164,9 +179,10 @@ pub fn splice(
     in_offset: Option<&mut i64>,
     out_fd: RawFd,
     out_offset: Option<&mut i64>,
-    len: usize,
+    mut len: usize,
     flags: u32,
 ) -> Result<usize, Error> {
+    inject(Call::Splice, &mut len)?;
     let (in_off, out_off) = (offset_ptr(in_offset), offset_ptr(out_offset));
     // SAFETY: both offset pointers are NULL or valid, exclusive i64s for the
     // duration of the call.
@@ -174,7 +190,8 @@ pub fn splice(
 }
 
 /// One tee(2) call with the kernel's `SPLICE_F_*` flags.
-pub fn tee(in_fd: RawFd, out_fd: RawFd, len: usize, flags: u32) -> Result<usize, Error> {
+pub fn tee(in_fd: RawFd, out_fd: RawFd, mut len: usize, flags: u32) -> Result<usize, Error> {
+    inject(Call::Tee, &mut len)?;
     // SAFETY: tee takes no pointers.
     check_size(unsafe { libc::tee(in_fd, out_fd, len, flags) })
 }
@@ -185,8 +202,9 @@ pub fn copy_file_range(
     in_offset: Option<&mut i64>,
     out_fd: RawFd,
     out_offset: Option<&mut i64>,
-    len: usize,
+    mut len: usize,
 ) -> Result<usize, Error> {
+    inject(Call::CopyFileRange, &mut len)?;
     let (in_off, out_off) = (offset_ptr(in_offset), offset_ptr(out_offset));
     // SAFETY: both offset pointers are NULL or valid, exclusive i64s for the
     // duration of the call; flags must be 0.
@@ -305,6 +323,9 @@ impl Drop for SigpipeGuard {
 
 /// read(2), or pread(2) at `offset` (advanced by the bytes read).
 pub fn read(fd: RawFd, buf: &mut [u8], offset: Option<&mut i64>) -> Result<usize, Error> {
+    let mut len = buf.len();
+    inject(Call::Read, &mut len)?;
+    let buf = &mut buf[..len];
     let ptr = buf.as_mut_ptr().cast();
     // SAFETY: buf is valid for writes of buf.len() bytes.
     let n = check_size(unsafe {
@@ -321,6 +342,9 @@ pub fn read(fd: RawFd, buf: &mut [u8], offset: Option<&mut i64>) -> Result<usize
 
 /// write(2), or pwrite(2) at `offset` (advanced by the bytes written).
 pub fn write(fd: RawFd, buf: &[u8], offset: Option<&mut i64>) -> Result<usize, Error> {
+    let mut len = buf.len();
+    inject(Call::Write, &mut len)?;
+    let buf = &buf[..len];
     let ptr = buf.as_ptr().cast();
     // SAFETY: buf is valid for reads of buf.len() bytes.
     let n = check_size(unsafe {

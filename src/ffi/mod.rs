@@ -15,6 +15,7 @@ use crate::sys;
 
 pub mod copy;
 pub mod errors;
+pub mod fault;
 pub mod map;
 pub mod pipe;
 pub mod pool;

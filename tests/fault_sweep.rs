@@ -33,6 +33,9 @@ const RESULTS: [i32; 5] = [ZCIO_EAGAIN, ZCIO_EINTR, 1000, ZCIO_ENOSYS, ZCIO_EINV
 /// reached the output.
 type Outcome = (i32, u64, Vec<u8>);
 
+/// A named way of copying the input to an output.
+type Scenario<'a> = (&'a str, &'a dyn Fn(&[u8]) -> Outcome);
+
 fn opts(read_write_below: u64) -> zcio_copy_opts {
     // SAFETY: all-zero is a valid options structure; init fills it.
     let mut opts: zcio_copy_opts = unsafe { std::mem::zeroed() };
@@ -187,7 +190,7 @@ fn points(calls: u64) -> Vec<u64> {
 #[test]
 fn every_injection_point_keeps_the_bytes_exact() {
     let data = pattern(LEN, 101);
-    let scenarios: [(&str, &dyn Fn(&[u8]) -> Outcome); 6] = [
+    let scenarios: [Scenario; 6] = [
         ("file to file", &|d| file_to_file(d, 1)),
         ("file to file by read/write", &|d| file_to_file(d, u64::MAX)),
         ("file to socket", &file_to_socket),

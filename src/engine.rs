@@ -93,8 +93,8 @@ pub struct Transfer {
 
 impl Transfer {
     pub fn new(out_fd: i32, in_fd: i32, count: u64, options: &Options) -> Result<Transfer, Error> {
-        let input = Endpoint::inspect(in_fd)?;
-        let output = Endpoint::inspect(out_fd)?;
+        let input = Endpoint::inspect(in_fd, false)?;
+        let output = Endpoint::inspect(out_fd, true)?;
         check_offset(&input, options.in_offset)?;
         check_offset(&output, options.out_offset)?;
         let count = within_one_file(&input, &output, count, options)?;
@@ -199,6 +199,14 @@ impl Transfer {
         let status = loop {
             if self.is_done() || (!fill && self.buffered() == 0) {
                 break Ok(Status::Done);
+            }
+            if self.eof
+                && !matches!(self.stage, Stage::Pipe(_) | Stage::Buffer { .. })
+                && self.buffered() > 0
+            {
+                // Read bytes with nowhere to rest: a bug, reported rather
+                // than spun on.
+                break Err(Error::Os(libc::EIO));
             }
             let used = self.written - start;
             if used >= limit {
@@ -439,10 +447,18 @@ impl Transfer {
                 Stop::NoPipe(NoPipe::Exhausted) => (Fallback::NoPipe, Error::NoPipe),
                 Stop::NoPipe(NoPipe::Os(error)) => (Fallback::NoPipe, error),
             };
-            if self.plan.get(self.index + 1).is_none() {
+            let next = self.plan.get(self.index + 1);
+            if next.is_none() {
                 // With nothing left to try, an empty start is the end.
                 self.eof = matches!(stop, Stop::EmptyAtStart);
                 return if self.eof { Ok(()) } else { Err(error) };
+            }
+            // Bytes already read must reach the output through the next
+            // mechanism, which only read/write can do, and only from a pipe.
+            let carried =
+                matches!(self.stage, Stage::Pipe(_)) && next == Some(Mechanism::ReadWrite);
+            if self.buffered() > 0 && !carried {
+                return Err(error);
             }
 
             stats::count_fallback(reason);

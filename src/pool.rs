@@ -89,8 +89,8 @@ struct Pipe {
 
 struct Pool {
     config: Config,
-    /// The process the idle pipes belong to.
-    pid: i32,
+    /// The fork generation the idle pipes belong to.
+    generation: u64,
     idle_pipes: Vec<Pipe>,
     idle_buffers: Vec<AlignedBuf>,
     stats: Stats,
@@ -104,8 +104,11 @@ fn pool() -> MutexGuard<'static, Option<Pool>> {
     // A panic while the lock was held cannot leave the pool inconsistent in
     // a way that matters: the worst case is a miscounted gauge.
     let mut guard = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let pid = sys::pid();
-    if guard.as_ref().is_none_or(|pool| pool.pid != pid) {
+    let generation = sys::fork_generation();
+    if guard
+        .as_ref()
+        .is_none_or(|pool| pool.generation != generation)
+    {
         let config = guard
             .as_ref()
             .map_or(Config::default().resolved(), |pool| pool.config);
@@ -115,7 +118,7 @@ fn pool() -> MutexGuard<'static, Option<Pool>> {
         };
         *guard = Some(Pool {
             config,
-            pid,
+            generation,
             idle_pipes: Vec::new(),
             idle_buffers: Vec::new(),
             stats,
@@ -176,9 +179,9 @@ fn trim_locked(pool: &mut Pool) {
 pub struct PipeLease {
     pipe: Option<Pipe>,
     pub buffered: usize,
-    /// The process that leased the pipe. After fork, parent and child share
-    /// the pipe; the child must never give it to its own pool.
-    pid: i32,
+    /// The fork generation that leased the pipe. After fork, parent and
+    /// child share the pipe; the child must never give it to its own pool.
+    generation: u64,
 }
 
 impl PipeLease {
@@ -243,7 +246,7 @@ pub fn lease_pipe(size: Option<usize>) -> Result<PipeLease, NoPipe> {
     Ok(PipeLease {
         pipe: Some(pipe),
         buffered: 0,
-        pid: sys::pid(),
+        generation: sys::fork_generation(),
     })
 }
 
@@ -265,7 +268,7 @@ fn new_pipe(size: usize) -> Result<Pipe, NoPipe> {
 impl Drop for PipeLease {
     fn drop(&mut self) {
         let Some(pipe) = self.pipe.take() else { return };
-        if self.pid != sys::pid() {
+        if self.generation != sys::fork_generation() {
             // Leased before a fork: the parent may still be using it.
             return;
         }

@@ -17,6 +17,14 @@ unsafe extern "C" {
     fn strerrordesc_np(errnum: c_int) -> *const c_char;
     fn strerrorname_np(errnum: c_int) -> *const c_char;
 
+    // glibc (through libc_nonshared.a, which unregisters the handlers if the
+    // library is unloaded).
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> c_int;
+
     // src/guard.c: copies that survive SIGBUS from a truncated mapping.
     fn zcio_internal_guard_install() -> c_int;
     fn zcio_internal_guard_copy(
@@ -432,10 +440,50 @@ pub fn unread_bytes(fd: RawFd) -> Result<usize, Error> {
     Ok(n as usize)
 }
 
-/// The calling process's id, to notice a fork.
-pub fn pid() -> i32 {
-    // SAFETY: getpid takes no arguments and cannot fail.
-    unsafe { libc::getpid() }
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+unsafe extern "C" fn after_fork_in_child() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many forks separate this process from the one that first asked: it
+/// changes in a child after fork. Cheaper than comparing getpid() on every
+/// call, and immune to pid reuse.
+pub fn fork_generation() -> u64 {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the handler only increments an atomic, which is
+    // async-signal-safe as fork requires.
+    REGISTER.call_once(|| unsafe {
+        pthread_atfork(None, None, Some(after_fork_in_child));
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// What the planner needs to know of a descriptor, from statx(2): its type,
+/// size, and device and inode.
+///
+/// statx asks only for these fields, not for timestamps: on Linux 6.13 and
+/// later, reading a file's timestamps makes its next write update them,
+/// which slows small writes to the output measurably.
+pub struct FileInfo {
+    pub mode: u32,
+    pub size: u64,
+    pub id: (u64, u64),
+}
+
+pub fn file_info(fd: RawFd) -> Result<FileInfo, Error> {
+    // SAFETY: a zeroed statx is valid storage for the call to fill in.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let mask = libc::STATX_TYPE | libc::STATX_SIZE | libc::STATX_INO;
+    // SAFETY: the empty path with AT_EMPTY_PATH names fd itself; stx is
+    // valid, writable storage.
+    check_int(unsafe { libc::statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH, mask, &mut stx) })?;
+    let dev = (u64::from(stx.stx_dev_major) << 32) | u64::from(stx.stx_dev_minor);
+    Ok(FileInfo {
+        mode: u32::from(stx.stx_mode),
+        size: stx.stx_size,
+        id: (dev, stx.stx_ino),
+    })
 }
 
 /// A soft limit of pipe pages per user, from procfs; `None` if unreadable.

@@ -189,6 +189,19 @@ fn points(calls: u64) -> Vec<u64> {
 
 #[test]
 fn every_injection_point_keeps_the_bytes_exact() {
+    // A fault that made the library spin must fail the test, not hang it.
+    let (done, finished) = std::sync::mpsc::channel();
+    let sweep = std::thread::spawn(move || {
+        sweep();
+        done.send(()).unwrap();
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(600)) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the fault sweep hung"),
+        _ => sweep.join().unwrap(),
+    }
+}
+
+fn sweep() {
     let data = pattern(LEN, 101);
     let scenarios: [Scenario; 6] = [
         ("file to file", &|d| file_to_file(d, 1)),

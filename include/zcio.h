@@ -1376,10 +1376,6 @@ int zcio_transfer_step(struct zcio_transfer *t,
  */
 void zcio_transfer_free(struct zcio_transfer *t);
 
-extern int pthread_atfork(void (*prepare)(void),
-                          void (*parent)(void),
-                          void (*child)(void));
-
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif  /* __cplusplus */

@@ -99,6 +99,11 @@ class TransferProgress(ctypes.Structure):
                 ("fallback_code", ctypes.c_int32)]
 
 
+class Fault(ctypes.Structure):
+    _fields_ = [("size", c_uint32), ("call", c_uint32), ("after", c_uint64),
+                ("times", c_uint32), ("result", ctypes.c_int32)]
+
+
 MapP, TransferP = P(_Opaque), P(_Opaque)
 U64P, I64P = P(c_uint64), P(c_int64)
 
@@ -148,6 +153,9 @@ SIGNATURES = {
     "zcio_transfer_step": (c_int, [TransferP, c_uint64,
                                    P(TransferProgress)]),
     "zcio_transfer_free": (None, [TransferP]),
+    "zcio_fault_inject": (c_int, [P(Fault)]),
+    "zcio_fault_clear": (None, []),
+    "zcio_fault_count": (c_uint64, [c_uint32]),
 }
 
 for _name, (_restype, _argtypes) in SIGNATURES.items():

@@ -260,12 +260,20 @@ impl Transfer {
                 return self.advance_staged(want, allowance.min(MAX_PER_CALL as u64) as usize);
             }
         };
-        self.direct_result(result)
+        self.direct_result(result, want)
     }
 
     /// Books the result of a call that moved bytes straight from input to
     /// output.
-    fn direct_result(&mut self, result: Result<usize, Error>) -> Result<Option<Status>, Stop> {
+    ///
+    /// A short sendfile into a non-blocking socket or pipe usually means the
+    /// output is full; asking poll costs far less than another sendfile that
+    /// reads pages in only to fail with EAGAIN.
+    fn direct_result(
+        &mut self,
+        result: Result<usize, Error>,
+        want: usize,
+    ) -> Result<Option<Status>, Stop> {
         match result {
             Ok(0) if self.read == 0 && self.mechanism() != Mechanism::Splice => {
                 Err(Stop::EmptyAtStart)
@@ -277,7 +285,12 @@ impl Transfer {
             Ok(n) => {
                 self.read += n as u64;
                 self.written += n as u64;
-                Ok(None)
+                let full = n < want
+                    && self.mechanism() == Mechanism::Sendfile
+                    && self.output.nonblocking
+                    && matches!(self.output.kind, Kind::Socket | Kind::Pipe)
+                    && !sys::ready_now(self.output.fd, self.output.fd)?.1;
+                Ok(full.then_some(Status::WantWrite))
             }
             Err(Error::Os(libc::EINTR)) => Ok(None),
             Err(Error::Os(libc::EAGAIN)) => Ok(Some(self.which_blocked()?)),

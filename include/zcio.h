@@ -812,7 +812,8 @@ int zcio_copy_opts_init(struct zcio_copy_opts *opts);
  * `result_out->read`, the output offset by `result_out->moved`. The two
  * differ only after an output error left bytes read and unwritten; those
  * bytes are gone from the input, so resuming from the advanced offsets
- * skips them. An O_APPEND output refuses an output offset (`ZCIO_EINVAL`),
+ * skips them. Offsets apply to files and block devices only (`ZCIO_ESPIPE`
+ * for anything else); an O_APPEND output refuses one (`ZCIO_EINVAL`),
  * and so does a copy within one file whose ranges overlap. `result_out`
  * must not be NULL and its `size` must be set; it is written on every
  * return except `ZCIO_ENULL` and `ZCIO_ESTRUCT` for it.
@@ -1207,7 +1208,9 @@ int zcio_pool_trim(void);
  * `offset` may be NULL: the bytes are read from `in_fd`'s file position,
  * which advances. If not NULL, reading starts at `*offset`, which advances
  * by the bytes sent, and `in_fd`'s position is untouched. `count` is a byte
- * count or `ZCIO_TO_EOF`. `sent_out` must not be NULL.
+ * count or `ZCIO_TO_EOF`; when both descriptors are the same file,
+ * `ZCIO_TO_EOF` means the end as it was when the call began. `sent_out`
+ * must not be NULL.
  *
  * Blocks if `out_fd` is blocking and full. If `out_fd` is non-blocking and
  * full, returns `ZCIO_EAGAIN` with the bytes sent so far; call again, with
@@ -1286,7 +1289,8 @@ int zcio_tee(int in_pipe,
  * `out_fd` must not be opened with O_APPEND (`ZCIO_EBADF`). Offsets work as
  * in `zcio_splice`: NULL uses and advances the file position, non-NULL is
  * positional and advanced by the bytes copied. `len` is a byte count or
- * `ZCIO_TO_EOF`. `copied_out` must not be NULL. Copying across filesystems
+ * `ZCIO_TO_EOF` (within one file: the end as it was when the call began).
+ * `copied_out` must not be NULL. Copying across filesystems
  * may fail with `ZCIO_EXDEV`; copying a range onto itself (same file,
  * overlapping ranges) fails with `ZCIO_EINVAL`.
  *

@@ -520,8 +520,8 @@ impl Transfer {
     }
 }
 
-/// A positional offset needs a seekable descriptor, and must not be
-/// negative.
+/// A positional offset needs a file or block device (devices such as
+/// /dev/null accept one and ignore it), and must not be negative.
 ///
 /// An O_APPEND output ignores write offsets (pwrite appends), so it cannot
 /// honour one.
@@ -529,7 +529,7 @@ fn check_offset(endpoint: &Endpoint, offset: Option<i64>) -> Result<(), Error> {
     match offset {
         Some(off) if off < 0 => Err(Error::Os(libc::EINVAL)),
         Some(_) if endpoint.append => Err(Error::Os(libc::EINVAL)),
-        Some(_) if matches!(endpoint.kind, Kind::Pipe | Kind::Socket) => {
+        Some(_) if !matches!(endpoint.kind, Kind::File | Kind::BlockDevice) => {
             Err(Error::Os(libc::ESPIPE))
         }
         _ => Ok(()),

@@ -25,9 +25,15 @@
 static struct sigaction previous_action;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int install_error;
+static size_t page_size;
 
-/* The recovery point of the guarded copy running on this thread, or NULL. */
-static __thread sigjmp_buf *volatile recovery;
+/*
+ * The recovery point of the guarded copy running on this thread, or NULL.
+ * initial-exec: reached without a call to __tls_get_addr, in the copy and in
+ * the handler alike.
+ */
+static __thread sigjmp_buf *volatile recovery
+    __attribute__((tls_model("initial-exec")));
 
 static void reraise_default(int sig)
 {
@@ -66,6 +72,7 @@ static void install(void)
 {
     struct sigaction action;
 
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_sigbus;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -74,7 +81,10 @@ static void install(void)
         install_error = -1;
 }
 
-/* Installs the SIGBUS handler once per process; 0 or -1 (errno set). */
+/*
+ * Installs the SIGBUS handler once per process; 0 or -1 (errno set). Called
+ * when a mapping is made, so the copies below need not check.
+ */
 __attribute__((visibility("hidden"))) int zcio_internal_guard_install(void)
 {
     pthread_once(&install_once, install);
@@ -105,7 +115,7 @@ __attribute__((visibility("hidden"))) int zcio_internal_guard_copy(
 {
     sigjmp_buf point;
     volatile size_t done = 0;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t mask = page_size - 1;
 
     if (sigsetjmp(point, 0) != 0) {
         recover_mask();
@@ -115,7 +125,7 @@ __attribute__((visibility("hidden"))) int zcio_internal_guard_copy(
     recovery = &point;
     while (done < len) {
         uintptr_t at = (uintptr_t)mapped + done;
-        size_t chunk = page - (size_t)(at % page);
+        size_t chunk = page_size - (size_t)(at & mask);
 
         if (chunk > len - done)
             chunk = len - done;

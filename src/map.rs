@@ -71,6 +71,7 @@ impl Map {
         access: Access,
         populate: bool,
     ) -> Result<Map, Error> {
+        sys::install_sigbus_guard()?;
         let size = file_size(fd)?;
         let len = match len {
             0 => size.checked_sub(offset).ok_or(Error::Bounds)?,
@@ -103,6 +104,7 @@ impl Map {
 
     /// Maps `len` bytes of zeroed anonymous memory, private to the process.
     pub fn anonymous(len: u64, populate: bool) -> Result<Map, Error> {
+        sys::install_sigbus_guard()?;
         let access = Access::Private { writable: true };
         let mut map = Map {
             raw: None,
@@ -190,7 +192,7 @@ impl Map {
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Partial> {
         let (from, _) = self.range(offset, buf.len() as u64).map_err(none_moved)?;
         // SAFETY: `range` checked that the source lies inside the mapping;
-        // buf is valid for writes of its length.
+        // buf is valid for writes of its length; `open` installed the guard.
         let result = unsafe { sys::guarded_copy(buf.as_mut_ptr(), from, buf.len(), from) };
         result.map_err(|copied| self.truncated(offset, copied))
     }
@@ -203,7 +205,8 @@ impl Map {
         }
         let (to, _) = self.range(offset, buf.len() as u64).map_err(none_moved)?;
         // SAFETY: `range` checked that the destination lies inside the
-        // mapping, which is writable; buf is valid for reads.
+        // mapping, which is writable; buf is valid for reads; `open`
+        // installed the guard.
         let result = unsafe { sys::guarded_copy(to, buf.as_ptr(), buf.len(), to) };
         result.map_err(|copied| self.truncated(offset, copied))
     }

@@ -81,9 +81,11 @@ pub fn sendfile(
     count: u64,
 ) -> Result<u64, Partial> {
     check_offset(&offset)?;
-    pump_guarded(count, |want| {
+    let limit = end_of_one_file(in_fd, offset.as_deref().copied(), out_fd, count)?;
+    let result = pump_guarded(limit, |want| {
         sys::sendfile(out_fd, in_fd, offset.as_deref_mut(), want)
-    })
+    });
+    to_the_end(result, count)
 }
 
 /// Moves `len` bytes between two descriptors, at least one of which is a
@@ -138,10 +140,53 @@ pub fn copy_file_range(
 ) -> Result<u64, Partial> {
     check_offset(&in_offset)?;
     check_offset(&out_offset)?;
-    pump(len, |want| {
+    let limit = end_of_one_file(in_fd, in_offset.as_deref().copied(), out_fd, len)?;
+    let result = pump(limit, |want| {
         let (in_off, out_off) = (in_offset.as_deref_mut(), out_offset.as_deref_mut());
         sys::copy_file_range(in_fd, in_off, out_fd, out_off, want)
-    })
+    });
+    to_the_end(result, len)
+}
+
+/// The count to copy when `count` is [`TO_EOF`] and both descriptors are
+/// the same regular file: the end as it is now. The copy moves the end
+/// itself, and reading up to a moving end would never stop.
+fn end_of_one_file(
+    in_fd: RawFd,
+    in_offset: Option<i64>,
+    out_fd: RawFd,
+    count: u64,
+) -> Result<u64, Partial> {
+    if count != TO_EOF {
+        return Ok(count);
+    }
+    let Ok(output) = sys::file_info(out_fd) else {
+        return Ok(count);
+    };
+    if output.mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(count);
+    }
+    match sys::file_info(in_fd) {
+        Ok(input) if input.id == output.id => {
+            let start = in_offset
+                .map_or_else(|| sys::position(in_fd), Ok)
+                .map_err(|error| Partial { moved: 0, error })?;
+            Ok(input.size.saturating_sub(start.max(0) as u64))
+        }
+        _ => Ok(count),
+    }
+}
+
+/// Reports a copy asked to go to the end as complete when the input ended
+/// before the bound `end_of_one_file` set (the file shrank meanwhile).
+fn to_the_end(result: Result<u64, Partial>, count: u64) -> Result<u64, Partial> {
+    match result {
+        Err(Partial {
+            moved,
+            error: Error::Short,
+        }) if count == TO_EOF => Ok(moved),
+        other => other,
+    }
 }
 
 #[cfg(test)]

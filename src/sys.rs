@@ -42,7 +42,8 @@ unsafe extern "C" {
 ///
 /// # Safety
 /// `src` is valid for reads and `dst` for writes of `len` bytes, except that
-/// pages of the mapped side may have vanished with a truncated file.
+/// pages of the mapped side may have vanished with a truncated file; and
+/// [`install_sigbus_guard`] has succeeded.
 pub unsafe fn guarded_copy(
     dst: *mut u8,
     src: *const u8,
@@ -50,11 +51,6 @@ pub unsafe fn guarded_copy(
     mapped: *const u8,
 ) -> Result<(), usize> {
     let mut copied = 0;
-    // SAFETY: installing the handler is idempotent and thread-safe.
-    if unsafe { zcio_internal_guard_install() } != 0 {
-        // Without the handler a fault would kill the process: copy nothing.
-        return Err(0);
-    }
     // SAFETY: the pointers are valid per the caller; a fault on the mapped
     // side is caught in C and reported through `copied`.
     match unsafe {
@@ -62,6 +58,16 @@ pub unsafe fn guarded_copy(
     } {
         0 => Ok(()),
         _ => Err(copied),
+    }
+}
+
+/// Installs, once per process, the SIGBUS handler that `guarded_copy`
+/// relies on.
+pub fn install_sigbus_guard() -> Result<(), Error> {
+    // SAFETY: installing the handler is idempotent and thread-safe.
+    match unsafe { zcio_internal_guard_install() } {
+        0 => Ok(()),
+        _ => Err(last_error()),
     }
 }
 

@@ -239,3 +239,63 @@ fn a_bad_progress_structure_is_refused_before_any_io() {
     sink.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"0123456789");
 }
+
+/// Found by fuzzing: an output offset on a device that cannot seek was
+/// accepted and silently not advanced.
+#[test]
+fn offsets_on_devices_that_cannot_seek_are_refused() {
+    let input = file_with(&pattern(8199, 85));
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let mut at = 1000i64;
+    let (rc, res) = copy_at(
+        null.as_raw_fd(),
+        input.as_raw_fd(),
+        ZCIO_TO_EOF,
+        None,
+        Some(&mut at),
+    );
+    assert_eq!((rc, res.moved, at), (ZCIO_ESPIPE, 0, 1000));
+}
+
+/// Found by fuzzing: copying a file onto its own end "to the end" chased
+/// the end it was moving, without bound.
+#[test]
+fn primitives_copying_a_file_onto_itself_stop_at_the_old_end() {
+    use zcio::ffi::primitives::{zcio_copy_file_range, zcio_sendfile};
+    let data = pattern(12_388, 86);
+    let file = file_with(&data);
+    let mut out_at = 1_354_025i64;
+    let mut n = 0;
+    // SAFETY: out_at and n are live locals.
+    let rc = unsafe {
+        zcio_copy_file_range(
+            file.as_raw_fd(),
+            ptr::null_mut(),
+            file.as_raw_fd(),
+            &mut out_at,
+            ZCIO_TO_EOF,
+            &mut n,
+        )
+    };
+    assert_eq!((rc, n, out_at), (ZCIO_OK, 12_388, 1_354_025 + 12_388));
+    assert_eq!(file.metadata().unwrap().len(), 1_354_025 + 12_388);
+
+    let file = file_with(&data);
+    let reader = std::fs::File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap();
+    // SAFETY: lseek takes no pointers; n is a live local.
+    let rc = unsafe {
+        libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END);
+        zcio_sendfile(
+            file.as_raw_fd(),
+            reader.as_raw_fd(),
+            ptr::null_mut(),
+            ZCIO_TO_EOF,
+            &mut n,
+        )
+    };
+    assert_eq!((rc, n), (ZCIO_OK, 12_388));
+    assert_eq!(contents(&file), [data.clone(), data].concat());
+}

@@ -230,7 +230,8 @@ pub unsafe extern "C" fn zcio_copy_opts_init(opts: *mut zcio_copy_opts) -> c_int
 /// `result_out->read`, the output offset by `result_out->moved`. The two
 /// differ only after an output error left bytes read and unwritten; those
 /// bytes are gone from the input, so resuming from the advanced offsets
-/// skips them. An O_APPEND output refuses an output offset (`ZCIO_EINVAL`),
+/// skips them. Offsets apply to files and block devices only (`ZCIO_ESPIPE`
+/// for anything else); an O_APPEND output refuses one (`ZCIO_EINVAL`),
 /// and so does a copy within one file whose ranges overlap. `result_out`
 /// must not be NULL and its `size` must be set; it is written on every
 /// return except `ZCIO_ENULL` and `ZCIO_ESTRUCT` for it.

@@ -43,7 +43,9 @@ fn splice_flags(flags: u32) -> Result<u32, Error> {
 /// `offset` may be NULL: the bytes are read from `in_fd`'s file position,
 /// which advances. If not NULL, reading starts at `*offset`, which advances
 /// by the bytes sent, and `in_fd`'s position is untouched. `count` is a byte
-/// count or `ZCIO_TO_EOF`. `sent_out` must not be NULL.
+/// count or `ZCIO_TO_EOF`; when both descriptors are the same file,
+/// `ZCIO_TO_EOF` means the end as it was when the call began. `sent_out`
+/// must not be NULL.
 ///
 /// Blocks if `out_fd` is blocking and full. If `out_fd` is non-blocking and
 /// full, returns `ZCIO_EAGAIN` with the bytes sent so far; call again, with
@@ -164,7 +166,8 @@ pub unsafe extern "C" fn zcio_tee(
 /// `out_fd` must not be opened with O_APPEND (`ZCIO_EBADF`). Offsets work as
 /// in `zcio_splice`: NULL uses and advances the file position, non-NULL is
 /// positional and advanced by the bytes copied. `len` is a byte count or
-/// `ZCIO_TO_EOF`. `copied_out` must not be NULL. Copying across filesystems
+/// `ZCIO_TO_EOF` (within one file: the end as it was when the call began).
+/// `copied_out` must not be NULL. Copying across filesystems
 /// may fail with `ZCIO_EXDEV`; copying a range onto itself (same file,
 /// overlapping ranges) fails with `ZCIO_EINVAL`.
 ///

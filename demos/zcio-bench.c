@@ -2,7 +2,9 @@
  * zcio-bench: send one file over loopback TCP to a receiver process with
  * read/write copying, with zcio's zero-copy calls and with the raw system
  * calls they wrap, verify every transfer by byte count and checksum, and
- * report wall time and sender and receiver CPU per method.
+ * report wall time and sender and receiver CPU per method. Then time random
+ * 4 KiB reads of the same file through one kept mapping (zcio_map_read and
+ * a plain memcpy) against pread(2).
  */
 #define _GNU_SOURCE
 
@@ -51,6 +53,24 @@
 #define RAW_TOLERANCE_PCT 3.0
 
 /*
+ * The mmap section reads MAP_READ_LEN bytes at a time. Without --map-reads
+ * it reads as often as takes about MAP_TARGET_S per method and round, as
+ * a probe of MAP_PROBE_READS reads per method estimates.
+ */
+#define MAP_READ_LEN 4096u
+#define MAP_SEED 0x6d61702d72656164ull
+#define MAP_TARGET_S 0.2
+#define MAP_PROBE_READS 20000u
+#define MAX_MAP_READS (16ull * MIB)
+
+/*
+ * Issue 4's targets: a kept mapping at least twice as fast as pread, and
+ * the SIGBUS-safe zcio_map_read at most 10% slower than a plain memcpy.
+ */
+#define MAP_SPEEDUP_TARGET 2.0
+#define MAP_OVERHEAD_TARGET_PCT 10.0
+
+/*
  * Each zcio method sits right after the raw loop of the same mechanism, so
  * the two run back to back in every round.
  */
@@ -91,9 +111,13 @@ struct options {
     const char *file;
     unsigned rounds;
     unsigned methods;
+    uint64_t map_reads;
     bool size_given;
     bool discard;
     bool json;
+    bool transfer_option;
+    bool only_map;
+    bool no_map;
 };
 
 /* What zcio_copy reported over all its calls. */
@@ -141,6 +165,42 @@ struct stats {
     int raw;
     double gbps_vs_raw;
     double cpu_vs_raw;
+    double spread;
+};
+
+/*
+ * The mmap section. Each kind of read runs on page-aligned offsets (rows 0
+ * to K_COUNT - 1) and on byte offsets (the rows after), the same offsets
+ * for every kind; each group's pread row is its baseline.
+ */
+enum read_kind { K_PREAD, K_MAP_READ, K_MEMCPY, K_COUNT };
+
+#define R_COUNT (2 * K_COUNT)
+
+/* len is a variable, not a constant, so memcpy is called as zcio calls it. */
+struct map_bench {
+    int fd;
+    zcio_map *map;
+    const unsigned char *data;
+    unsigned char *buf;
+    size_t len;
+    uint64_t size;
+    uint64_t page_size;
+    uint64_t reads;
+    uint64_t *offsets[2];
+    unsigned rounds;
+    double ns[R_COUNT][MAX_ROUNDS];
+};
+
+/*
+ * Medians of one row. vs_pread is pread's time over this row's (a speed-up)
+ * and vs_memcpy this row's time over memcpy's, both within the row's group.
+ */
+struct map_stats {
+    double ns;
+    double gbps;
+    double vs_pread;
+    double vs_memcpy;
     double spread;
 };
 
@@ -314,6 +374,11 @@ static void usage(void)
           "                      them to /dev/null and checks only the\n"
           "                      count, a diagnostic of how much the\n"
           "                      verifying receiver limits throughput\n"
+          "      --map-reads=N   reads per method and round in the mmap\n"
+          "                      section (default: enough for about 0.2 s\n"
+          "                      per method)\n"
+          "      --only-map      run only the mmap section, no transfers\n"
+          "      --no-map        skip the mmap section\n"
           "  -j, --json          print the results as one JSON object\n"
           "  -h, --help          print this help and exit\n"
           "\n"
@@ -323,6 +388,10 @@ static void usage(void)
           "splice(2) directly. Ratios compare each method with rw-64k, the\n"
           "read/write baseline; vs_raw compares a zcio method's throughput\n"
           "with the raw loop of the mechanism it used.\n"
+          "The mmap section then maps the file once and reads 4 KiB at\n"
+          "random page-aligned offsets, and at random byte offsets, with\n"
+          "pread, zcio_map_read and a plain memcpy from zcio_map_data,\n"
+          "checking that all three read the same bytes.\n"
           "Exit status: 0 on success, 1 on any failure or checksum\n"
           "mismatch, 2 on a usage error.\n",
           stdout);
@@ -369,6 +438,21 @@ static bool parse_rounds(const char *s, unsigned *out)
     return true;
 }
 
+static bool parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+    unsigned long long v;
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 static unsigned method_bit(const char *name, size_t len)
 {
     for (int m = 0; m < M_COUNT; m++) {
@@ -397,7 +481,19 @@ static unsigned parse_methods(const char *list)
 }
 
 /* Long options without a short form. */
-enum { OPT_RECEIVER = 256 };
+enum { OPT_RECEIVER = 256, OPT_MAP_READS, OPT_ONLY_MAP, OPT_NO_MAP };
+
+static void apply_map_option(struct options *opt, int c, const char *arg)
+{
+    if (c == OPT_ONLY_MAP)
+        opt->only_map = true;
+    else if (c == OPT_NO_MAP)
+        opt->no_map = true;
+    else if (!parse_count(arg, MAX_MAP_READS, &opt->map_reads))
+        usage_error("invalid --map-reads '%s': expected a whole number "
+                    "from 1 to %llu",
+                    arg, MAX_MAP_READS);
+}
 
 static void apply_option(struct options *opt, int c, const char *arg)
 {
@@ -407,6 +503,7 @@ static void apply_option(struct options *opt, int c, const char *arg)
             usage_error("invalid --chunk '%s': expected a positive number "
                         "of bytes, optionally followed by K, M or G",
                         arg);
+        opt->transfer_option = true;
         break;
     case OPT_RECEIVER:
         if (strcmp(arg, "verify") != 0 && strcmp(arg, "discard") != 0)
@@ -414,6 +511,12 @@ static void apply_option(struct options *opt, int c, const char *arg)
                         "discard",
                         arg);
         opt->discard = strcmp(arg, "discard") == 0;
+        opt->transfer_option = true;
+        break;
+    case OPT_MAP_READS:
+    case OPT_ONLY_MAP:
+    case OPT_NO_MAP:
+        apply_map_option(opt, c, arg);
         break;
     case 's':
         if (!parse_size(arg, &opt->size))
@@ -436,6 +539,7 @@ static void apply_option(struct options *opt, int c, const char *arg)
         break;
     case 'm':
         opt->methods = parse_methods(arg);
+        opt->transfer_option = true;
         break;
     case 'j':
         opt->json = true;
@@ -474,6 +578,19 @@ static void resolve_dir(struct options *opt)
     }
 }
 
+/* Options that the section chosen does not run would be silently lost. */
+static void check_sections(const struct options *opt)
+{
+    if (opt->only_map && opt->no_map)
+        usage_error("--only-map and --no-map exclude each other");
+    if (opt->only_map && opt->transfer_option)
+        usage_error("--only-map runs no transfers; --methods, --chunk and "
+                    "--receiver do not apply");
+    if (opt->no_map && opt->map_reads != 0)
+        usage_error("--map-reads sets the mmap section, which --no-map "
+                    "skips");
+}
+
 static void parse_options(int argc, char **argv, struct options *opt)
 {
     static const struct option longopts[] = {
@@ -484,6 +601,9 @@ static void parse_options(int argc, char **argv, struct options *opt)
         { "methods", required_argument, NULL, 'm' },
         { "chunk", required_argument, NULL, 'c' },
         { "receiver", required_argument, NULL, OPT_RECEIVER },
+        { "map-reads", required_argument, NULL, OPT_MAP_READS },
+        { "only-map", no_argument, NULL, OPT_ONLY_MAP },
+        { "no-map", no_argument, NULL, OPT_NO_MAP },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -503,6 +623,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
     if (opt->file != NULL && (opt->size_given || opt->dir != NULL))
         usage_error("--file sends an existing file; it cannot be combined "
                     "with --size or --dir");
+    check_sections(opt);
     resolve_dir(opt);
 }
 
@@ -1664,14 +1785,11 @@ static void json_method(const struct bench *b, const struct stats *st, int m)
     putchar('}');
 }
 
-static void report_json(const struct bench *b, const struct stats *st)
+/* The transfers' fields, after the ones every run reports. */
+static void json_transfers(const struct bench *b, const struct stats *st)
 {
-    uint32_t v = zcio_version();
     const char *sep = "\n  ";
 
-    printf("{\"program\":\"" PROG "\",\"zcio_version\":\"%u.%u.%u\"",
-           v >> 16, (v >> 8) & 0xff, v & 0xff);
-    printf(",\"file_bytes\":%" PRIu64 ",\"rounds\":%u", b->size, b->rounds);
     printf(",\"chunk_bytes\":%" PRIu64, b->chunk);
     fputs(",\"congestion_control\":", stdout);
     json_string(b->cc);
@@ -1689,7 +1807,379 @@ static void report_json(const struct bench *b, const struct stats *st)
         json_method(b, st, m);
         sep = ",\n  ";
     }
-    printf("],\n\"transfers_verified\":%u}\n", b->verified);
+    printf("],\n\"transfers_verified\":%u", b->verified);
+}
+
+/*
+ * The mmap section: random 4 KiB reads of the file, which setup_file left
+ * in the page cache, through one kept mapping and with pread.
+ */
+static const char *const read_names[K_COUNT] = {
+    [K_PREAD] = "pread",
+    [K_MAP_READ] = "zcio_map_read",
+    [K_MEMCPY] = "memcpy",
+};
+
+static const char *offsets_name(int row)
+{
+    return row < K_COUNT ? "page" : "byte";
+}
+
+/*
+ * One read's share of its method's checksum: every byte in the untimed
+ * warm-up; in the timed rounds only the first and last 8, so checking
+ * costs every method the same nanosecond or so.
+ */
+static uint64_t absorb(uint64_t sum, const unsigned char *buf, size_t len,
+                       bool full)
+{
+    uint64_t head, tail;
+
+    if (full)
+        return XXH3_64bits_withSeed(buf, len, sum);
+    memcpy(&head, buf, sizeof(head));
+    memcpy(&tail, buf + len - sizeof(tail), sizeof(tail));
+    return sum * 31 + (head ^ tail);
+}
+
+static uint64_t reads_pread(const struct map_bench *mb, const uint64_t *off,
+                            uint64_t n, bool full)
+{
+    uint64_t sum = 0;
+
+    for (uint64_t i = 0; i < n; i++) {
+        ssize_t got = pread(mb->fd, mb->buf, mb->len, (off_t)off[i]);
+
+        if (got != (ssize_t)mb->len)
+            fail("mmap section: pread of %zu bytes at byte %" PRIu64 ": %s",
+                 mb->len, off[i], got < 0 ? strerror(errno) : "short read");
+        sum = absorb(sum, mb->buf, mb->len, full);
+    }
+    return sum;
+}
+
+static uint64_t reads_map_read(const struct map_bench *mb,
+                               const uint64_t *off, uint64_t n, bool full)
+{
+    uint64_t sum = 0;
+
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t got = 0;
+        int rc = zcio_map_read(mb->map, off[i], mb->buf, mb->len, &got);
+
+        if (rc != ZCIO_OK)
+            fail("mmap section: zcio_map_read at byte %" PRIu64
+                 " after %" PRIu64 " bytes: %s",
+                 off[i], got, zcio_strerror(rc));
+        sum = absorb(sum, mb->buf, mb->len, full);
+    }
+    return sum;
+}
+
+/* The unsafe baseline: zcio_map_read's copy without its SIGBUS guard. */
+static uint64_t reads_memcpy(const struct map_bench *mb, const uint64_t *off,
+                             uint64_t n, bool full)
+{
+    uint64_t sum = 0;
+
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(mb->buf, mb->data + off[i], mb->len);
+        sum = absorb(sum, mb->buf, mb->len, full);
+    }
+    return sum;
+}
+
+typedef uint64_t (*read_loop)(const struct map_bench *mb, const uint64_t *off,
+                              uint64_t n, bool full);
+
+static const read_loop read_loops[K_COUNT] = {
+    [K_PREAD] = reads_pread,
+    [K_MAP_READ] = reads_map_read,
+    [K_MEMCPY] = reads_memcpy,
+};
+
+/*
+ * A fixed seed gives every run, round and method the same offsets:
+ * page-aligned ones, or any byte from which a whole read still fits.
+ */
+static uint64_t *make_offsets(const struct map_bench *mb, uint64_t n,
+                              bool aligned)
+{
+    uint64_t *off = malloc(n * sizeof(*off));
+    uint64_t state = MAP_SEED;
+    uint64_t step = aligned ? mb->page_size : 1;
+    uint64_t slots = (mb->size - mb->len) / step + 1;
+
+    if (off == NULL)
+        fail("out of memory for %" PRIu64 " read offsets", n);
+    for (uint64_t i = 0; i < n; i++)
+        off[i] = splitmix64(&state) % slots * step;
+    return off;
+}
+
+/*
+ * MAP_POPULATE maps every page now, as a mapping kept for long has them
+ * all, so that no method pays page faults the others do not.
+ */
+static void open_kept_map(struct map_bench *mb, const struct bench *b)
+{
+    int rc = zcio_map_open(b->file_fd, 0, 0,
+                           ZCIO_MAP_READ | ZCIO_MAP_POPULATE, &mb->map);
+
+    if (rc != ZCIO_OK)
+        fail_zcio("mmap section", "zcio_map_open", rc);
+    if (zcio_map_len(mb->map) != b->size)
+        fail("mmap section: mapped %" PRIu64 " bytes of a %" PRIu64
+             "-byte file",
+             zcio_map_len(mb->map), b->size);
+    mb->fd = b->file_fd;
+    mb->data = zcio_map_data(mb->map);
+    mb->buf = b->buf;
+    mb->len = MAP_READ_LEN;
+    mb->size = b->size;
+    mb->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static double time_reads(const struct map_bench *mb, int kind,
+                         const uint64_t *off, uint64_t n, uint64_t *sum,
+                         bool full)
+{
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    *sum = read_loops[kind](mb, off, n, full);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return ms_between(&t0, &t1) * 1e6 / (double)n;
+}
+
+/* --map-reads, or as many as take MAP_TARGET_S for an average method. */
+static uint64_t choose_reads(const struct map_bench *mb, uint64_t asked)
+{
+    uint64_t *off, sum, n;
+    double ns = 0;
+
+    if (asked != 0)
+        return asked;
+    off = make_offsets(mb, MAP_PROBE_READS, true);
+    for (int k = 0; k < K_COUNT; k++)
+        ns += time_reads(mb, k, off, MAP_PROBE_READS, &sum, false);
+    free(off);
+    n = (uint64_t)(MAP_TARGET_S * 1e9 / (ns / K_COUNT));
+    return n < MAP_PROBE_READS ? MAP_PROBE_READS : min_u64(n, MAX_MAP_READS);
+}
+
+/*
+ * Rows take turns starting a round, as the transfers do. Every row must
+ * read the same bytes as the pread row of its group; round 0 is the
+ * untimed warm-up, which checksums every byte read.
+ */
+static void run_map_round(struct map_bench *mb, unsigned round)
+{
+    uint64_t sum[R_COUNT];
+
+    for (int i = 0; i < R_COUNT; i++) {
+        int row = (int)((round + (unsigned)i) % R_COUNT);
+        double ns = time_reads(mb, row % K_COUNT, mb->offsets[row / K_COUNT],
+                               mb->reads, &sum[row], round == 0);
+
+        if (round > 0)
+            mb->ns[row][round - 1] = ns;
+    }
+    for (int row = 0; row < R_COUNT; row++) {
+        int base = row - row % K_COUNT;
+
+        if (sum[row] != sum[base])
+            fail("mmap section, round %u: checksum mismatch on %s offsets: "
+                 "%s read %016" PRIx64 ", pread %016" PRIx64,
+                 round, offsets_name(row), read_names[row % K_COUNT],
+                 sum[row], sum[base]);
+    }
+}
+
+/* Whether the file holds one read; without --only-map, skip quietly. */
+static bool map_section_fits(const struct bench *b, const struct options *o)
+{
+    if (o->no_map || b->size >= MAP_READ_LEN)
+        return !o->no_map;
+    if (o->only_map)
+        input_error("the mmap section reads %u bytes at a time; the file "
+                    "has only %" PRIu64,
+                    MAP_READ_LEN, b->size);
+    log_msg("skipping the mmap section: the file is smaller than one read");
+    return false;
+}
+
+static void run_map_section(struct map_bench *mb, const struct bench *b,
+                            const struct options *opt)
+{
+    open_kept_map(mb, b);
+    mb->rounds = opt->rounds;
+    mb->reads = choose_reads(mb, opt->map_reads);
+    mb->offsets[0] = make_offsets(mb, mb->reads, true);
+    mb->offsets[1] = make_offsets(mb, mb->reads, false);
+    log_msg("mmap section: %" PRIu64 " reads of %zu bytes per method and "
+            "round; warm-up pass (untimed, checksums every byte)",
+            mb->reads, mb->len);
+    run_map_round(mb, 0);
+    for (unsigned r = 1; r <= mb->rounds; r++) {
+        run_map_round(mb, r);
+        log_msg("mmap round %u of %u done", r, mb->rounds);
+    }
+    free(mb->offsets[0]);
+    free(mb->offsets[1]);
+    zcio_map_close(mb->map);
+}
+
+static void compute_map_stats(const struct map_bench *mb,
+                              struct map_stats *ms)
+{
+    for (int row = 0; row < R_COUNT; row++) {
+        ms[row].ns = median(mb->ns[row], mb->rounds);
+        ms[row].gbps = (double)mb->len / ms[row].ns;
+        ms[row].spread = spread_pct(mb->ns[row], mb->rounds);
+    }
+    for (int row = 0; row < R_COUNT; row++) {
+        int base = row - row % K_COUNT;
+
+        ms[row].vs_pread = ms[base + K_PREAD].ns / ms[row].ns;
+        ms[row].vs_memcpy = ms[row].ns / ms[base + K_MEMCPY].ns;
+    }
+}
+
+/* Runs the mmap section if it applies; false when it did not run. */
+static bool map_section(struct map_bench *mb, struct map_stats *ms,
+                        const struct bench *b, const struct options *opt)
+{
+    if (!map_section_fits(b, opt))
+        return false;
+    run_map_section(mb, b, opt);
+    compute_map_stats(mb, ms);
+    return true;
+}
+
+/* What zcio_map_read costs beyond memcpy, in percent, in group g. */
+static double map_read_extra_pct(const struct map_stats *ms, int g)
+{
+    return (ms[g * K_COUNT + K_MAP_READ].vs_memcpy - 1.0) * 100.0;
+}
+
+/* Issue 4's targets are about the page-aligned rows. */
+static void print_map_verdicts(const struct map_stats *ms)
+{
+    double speedup = ms[K_MAP_READ].vs_pread;
+    double extra = map_read_extra_pct(ms, 0);
+
+    printf("kept mapping vs pread: %.2f\u00d7 (target \u2265 %.0f\u00d7): %s\n",
+           speedup, MAP_SPEEDUP_TARGET,
+           speedup >= MAP_SPEEDUP_TARGET ? "met" : "MISSED");
+    printf("zcio_map_read vs memcpy: %+.1f%% (target \u2264 %.0f%%): %s\n",
+           extra, MAP_OVERHEAD_TARGET_PCT,
+           extra <= MAP_OVERHEAD_TARGET_PCT ? "met" : "MISSED");
+    printf("unaligned (byte offsets): kept mapping vs pread %.2f\u00d7, "
+           "zcio_map_read vs memcpy %+.1f%%\n",
+           ms[K_COUNT + K_MAP_READ].vs_pread, map_read_extra_pct(ms, 1));
+}
+
+static void report_map_table(const struct map_bench *mb,
+                             const struct map_stats *ms)
+{
+    printf("mmap section: %zu-byte reads at %" PRIu64 " random offsets per "
+           "method and round from one kept mapping of the file, %u rounds\n",
+           mb->len, mb->reads, mb->rounds);
+    printf("%-14s %-7s %9s %7s %16s %14s %7s\n", "method", "offsets",
+           "ns/read", "GB/s", "speedup_vs_pread", "time_vs_memcpy",
+           "spread");
+    for (int row = 0; row < R_COUNT; row++)
+        printf("%-14s %-7s %9.1f %7.2f %16.2f %14.3f %6.1f%%\n",
+               read_names[row % K_COUNT], offsets_name(row), ms[row].ns,
+               ms[row].gbps, ms[row].vs_pread, ms[row].vs_memcpy,
+               ms[row].spread);
+    print_map_verdicts(ms);
+    printf("every method read the same bytes in every round (the warm-up "
+           "checksummed all of them)\n");
+}
+
+static void json_map_row(const struct map_bench *mb,
+                         const struct map_stats *ms, int row)
+{
+    fputs("{\"method\":", stdout);
+    json_string(read_names[row % K_COUNT]);
+    json_name("offsets", row < K_COUNT ? "page_aligned" : "any_byte");
+    json_number("ns_per_read", ms[row].ns);
+    json_number("gb_per_s", ms[row].gbps);
+    json_number("speedup_vs_pread", ms[row].vs_pread);
+    json_number("time_vs_memcpy", ms[row].vs_memcpy);
+    json_number("spread_pct", ms[row].spread);
+    json_array("ns_per_read_rounds", mb->ns[row], mb->rounds);
+    putchar('}');
+}
+
+static void json_map_verdicts(const struct map_stats *ms)
+{
+    double speedup = ms[K_MAP_READ].vs_pread;
+    double extra = map_read_extra_pct(ms, 0);
+
+    json_number("kept_mapping_vs_pread", speedup);
+    json_number("map_read_vs_memcpy_pct", extra);
+    json_number("unaligned_kept_mapping_vs_pread",
+                ms[K_COUNT + K_MAP_READ].vs_pread);
+    json_number("unaligned_map_read_vs_memcpy_pct", map_read_extra_pct(ms, 1));
+    printf(",\"speedup_target\":%.1f,\"speedup_target_met\":%s",
+           MAP_SPEEDUP_TARGET,
+           speedup >= MAP_SPEEDUP_TARGET ? "true" : "false");
+    printf(",\"overhead_target_pct\":%.1f,\"overhead_target_met\":%s",
+           MAP_OVERHEAD_TARGET_PCT,
+           extra <= MAP_OVERHEAD_TARGET_PCT ? "true" : "false");
+}
+
+static void json_map(const struct map_bench *mb, const struct map_stats *ms)
+{
+    const char *sep = "\n  ";
+
+    printf(",\n\"map\":{\"read_bytes\":%zu,\"reads_per_method\":%" PRIu64
+           ",\"page_bytes\":%" PRIu64 ",\"rounds\":%u",
+           mb->len, mb->reads, mb->page_size, mb->rounds);
+    json_map_verdicts(ms);
+    fputs(",\"checksums_verified\":true,\"methods\":[", stdout);
+    for (int row = 0; row < R_COUNT; row++) {
+        fputs(sep, stdout);
+        json_map_row(mb, ms, row);
+        sep = ",\n  ";
+    }
+    fputs("]}", stdout);
+}
+
+/* st is NULL without transfers (--only-map), mb without the mmap section. */
+static void report_json(const struct bench *b, const struct stats *st,
+                        const struct map_bench *mb,
+                        const struct map_stats *ms)
+{
+    uint32_t v = zcio_version();
+
+    printf("{\"program\":\"" PROG "\",\"zcio_version\":\"%u.%u.%u\"",
+           v >> 16, (v >> 8) & 0xff, v & 0xff);
+    printf(",\"file_bytes\":%" PRIu64 ",\"rounds\":%u", b->size, b->rounds);
+    if (st != NULL)
+        json_transfers(b, st);
+    if (mb != NULL)
+        json_map(mb, ms);
+    fputs("}\n", stdout);
+}
+
+static void report(const struct bench *b, const struct stats *st,
+                   const struct map_bench *mb, const struct map_stats *ms,
+                   bool json)
+{
+    if (json) {
+        report_json(b, st, mb, ms);
+        return;
+    }
+    if (st != NULL)
+        report_table(b, st);
+    if (st != NULL && mb != NULL)
+        putchar('\n');
+    if (mb != NULL)
+        report_map_table(mb, ms);
 }
 
 /*
@@ -1727,11 +2217,23 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+static void run_transfers(struct bench *b, struct stats *st)
+{
+    start_receiver(b, open_connection(b));
+    open_pipe(b);
+    run_rounds(b);
+    finish_receiver(b);
+    compute_stats(b, st);
+}
+
 int main(int argc, char **argv)
 {
     static struct bench b;
+    static struct map_bench mb;
     struct stats st[M_COUNT] = { 0 };
+    struct map_stats ms[R_COUNT] = { 0 };
     struct options opt;
+    bool map;
 
     parse_options(argc, argv, &opt);
     install_signals();
@@ -1740,14 +2242,9 @@ int main(int argc, char **argv)
     b.chunk = opt.chunk;
     b.discard = opt.discard;
     setup_file(&b, &opt);
-    start_receiver(&b, open_connection(&b));
-    open_pipe(&b);
-    run_rounds(&b);
-    finish_receiver(&b);
-    compute_stats(&b, st);
-    if (opt.json)
-        report_json(&b, st);
-    else
-        report_table(&b, st);
+    if (!opt.only_map)
+        run_transfers(&b, st);
+    map = map_section(&mb, ms, &b, &opt);
+    report(&b, opt.only_map ? NULL : st, map ? &mb : NULL, ms, opt.json);
     return 0;
 }

@@ -1,0 +1,3 @@
+module zcio/benches/gocopy
+
+go 1.19

@@ -18,19 +18,6 @@ fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
-/// True if SIGPIPE is left blocked or pending in this thread.
-fn sigpipe_blocked_or_pending() -> bool {
-    // SAFETY: the sets are zeroed storage that the calls fill in.
-    unsafe {
-        let mut mask: libc::sigset_t = std::mem::zeroed();
-        let mut pending: libc::sigset_t = std::mem::zeroed();
-        libc::pthread_sigmask(libc::SIG_BLOCK, ptr::null(), &mut mask);
-        libc::sigpending(&mut pending);
-        libc::sigismember(&mask, libc::SIGPIPE) == 1
-            || libc::sigismember(&pending, libc::SIGPIPE) == 1
-    }
-}
-
 #[test]
 fn every_writing_call_reports_epipe_instead_of_a_signal() {
     default_sigpipe();

@@ -694,6 +694,46 @@ def case_idle(ctx):
     check("request incomplete" in log, "partial request not logged")
 
 
+def case_truncated(ctx):
+    """A file truncated while its body is on the way: the server logs the
+    broken Content-Length promise with the bytes it sent, closes that
+    connection, and serves everyone else, the shorter file included."""
+    path = os.path.join(ctx.root, "shrinks.bin")
+    data = make_file(path, 64 * MIB, 16)
+    cut = 2 * MIB
+    srv = ctx.start()
+    # Default buffers: one shrunk to a few KiB would make TCP trickle the
+    # rest for longer than the idle timeout.
+    c = Client(srv.port)
+    c.send(request("GET", "/shrinks.bin"))
+    status, hdrs = c.read_head()
+    check(status == 200 and hdrs["content-length"] == str(64 * MIB),
+          "before the cut: %d %s" % (status, hdrs))
+    check(c.read_body(MIB) == data[:MIB], "the first MiB")
+    os.truncate(path, cut)
+
+    check(c.at_eof(), "the connection stayed open")
+    body = data[:MIB] + bytes(c.buf)
+    c.close()
+    # Pages the server had queued before the cut may show either the old
+    # bytes or zeros; everything before the cut is intact.
+    check(len(body) < 64 * MIB, "all 64 MiB arrived from a 2 MiB file")
+    check(body[:cut] == data[:min(len(body), cut)], "bytes before the cut")
+    short = "Input ended before the requested number of bytes"
+    line = '"GET /shrinks.bin" 200 %d/%d sendfile: %s' % (
+        len(body), 64 * MIB, short)
+    wait_until(lambda: line in ctx.server.log_text(),
+               "the log line %r" % line)
+
+    c = Client(srv.port)
+    check(c.get("/small.txt")[2] == ctx.small, "small file after the cut")
+    status, hdrs, digest = fetch(srv.port, "/shrinks.bin")
+    check(status == 200 and hdrs["content-length"] == str(cut)
+          and digest == sha(data[:cut]), "the truncated file in full")
+    check(c.get("/small.txt")[2] == ctx.small, "kept-alive after the cut")
+    c.close()
+
+
 CASES = {
     "cli": case_cli, "sizes": case_sizes, "head": case_head,
     "ranges": case_ranges, "keepalive": case_keepalive,
@@ -701,7 +741,7 @@ CASES = {
     "traversal-realpath": case_traversal_realpath,
     "disconnect": case_disconnect, "slow-client": case_slow_client,
     "many-conns": case_many_conns, "errors": case_errors,
-    "idle": case_idle,
+    "idle": case_idle, "truncated": case_truncated,
 }
 
 

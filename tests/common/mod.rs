@@ -96,3 +96,17 @@ pub fn open_fds() -> usize {
 pub fn owned(file: File) -> OwnedFd {
     file.into()
 }
+
+/// True if SIGPIPE is blocked or pending in the calling thread: what a zcio
+/// call must never leave behind.
+pub fn sigpipe_blocked_or_pending() -> bool {
+    // SAFETY: the sets are zeroed storage that the calls fill in.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+        libc::sigpending(&mut pending);
+        libc::sigismember(&mask, libc::SIGPIPE) == 1
+            || libc::sigismember(&pending, libc::SIGPIPE) == 1
+    }
+}

@@ -1334,7 +1334,8 @@ void zcio_stats_reset(void);
  *
  * Makes no transfer I/O and never blocks. The descriptors stay the
  * caller's: keep them open until the transfer is freed, and do not read or
- * write them in between steps. Thread-safe; a transfer itself must be used
+ * write them in between steps. Their kinds and O_NONBLOCK flags are read
+ * here, once: changing a flag later does not change how steps behave. Thread-safe; a transfer itself must be used
  * by one thread at a time.
  *
  * Returns `ZCIO_OK`, `ZCIO_ENOMECH`, `ZCIO_EFLAGS` or `ZCIO_ESTRUCT` for
@@ -1376,7 +1377,9 @@ int zcio_transfer_step(struct zcio_transfer *t,
  *
  * Bytes still buffered in the transfer (`progress.buffered`) are dropped;
  * its pipe or buffer goes back to the pool, or is closed if it still held
- * bytes. The descriptors are not closed: they are the caller's.
+ * bytes. A pooled pipe stays open while idle, so the process's descriptor
+ * count does not drop until `zcio_pool_trim`. The descriptors are not
+ * closed: they are the caller's.
  */
 void zcio_transfer_free(struct zcio_transfer *t);
 

@@ -62,7 +62,8 @@ unsafe impl Versioned for zcio_transfer_progress {
 ///
 /// Makes no transfer I/O and never blocks. The descriptors stay the
 /// caller's: keep them open until the transfer is freed, and do not read or
-/// write them in between steps. Thread-safe; a transfer itself must be used
+/// write them in between steps. Their kinds and O_NONBLOCK flags are read
+/// here, once: changing a flag later does not change how steps behave. Thread-safe; a transfer itself must be used
 /// by one thread at a time.
 ///
 /// Returns `ZCIO_OK`, `ZCIO_ENOMECH`, `ZCIO_EFLAGS` or `ZCIO_ESTRUCT` for
@@ -167,7 +168,9 @@ fn progress(transfer: &Transfer, read_before: u64, written_before: u64) -> zcio_
 ///
 /// Bytes still buffered in the transfer (`progress.buffered`) are dropped;
 /// its pipe or buffer goes back to the pool, or is closed if it still held
-/// bytes. The descriptors are not closed: they are the caller's.
+/// bytes. A pooled pipe stays open while idle, so the process's descriptor
+/// count does not drop until `zcio_pool_trim`. The descriptors are not
+/// closed: they are the caller's.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zcio_transfer_free(t: *mut zcio_transfer) {
     boundary_or((), || {

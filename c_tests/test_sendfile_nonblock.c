@@ -16,25 +16,6 @@ static int64_t input_pos(int in, const int64_t *off)
     return off != NULL ? *off : tu_pos(in);
 }
 
-/* Reads whatever the socket holds now, after waiting for at least one byte;
- * returns the number of bytes read into buf. */
-static size_t drain(int fd, uint8_t *buf, size_t room)
-{
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    size_t got = 0;
-
-    CHECK_SYS(poll(&pfd, 1, -1));
-    while (got < room) {
-        ssize_t n = recv(fd, buf + got, room - got, MSG_DONTWAIT);
-
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        CHECK(n > 0);
-        got += (size_t)n;
-    }
-    return got;
-}
-
 /* A non-blocking socket pair whose sending side buffers little. */
 static void small_socketpair(int sv[2])
 {
@@ -77,7 +58,7 @@ static void send_all(int in, int64_t *off)
     CHECK(total > 0 && total < FILE_SIZE);
 
     while (received < FILE_SIZE) {
-        received += drain(sv[1], got + received, FILE_SIZE - received);
+        received += tu_drain(sv[1], got + received, FILE_SIZE - received);
         CHECK(received <= total);
         if (total < FILE_SIZE)
             total = send_rest(sv[0], in, off, start, total);

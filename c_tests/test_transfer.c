@@ -21,24 +21,6 @@ static zcio_transfer_progress progress_init(void)
     return p;
 }
 
-/* Reads what the socket holds once it is readable; returns the count. */
-static size_t drain(int fd, uint8_t *buf, size_t room)
-{
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    size_t got = 0;
-
-    CHECK_SYS(poll(&pfd, 1, -1));
-    while (got < room) {
-        ssize_t n = recv(fd, buf + got, room - got, MSG_DONTWAIT);
-
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        CHECK(n > 0);
-        got += (size_t)n;
-    }
-    return got;
-}
-
 /* One step; checks that its progress is consistent with the last one. */
 static int step(zcio_transfer *t, zcio_transfer_progress *last)
 {
@@ -81,7 +63,7 @@ int main(void)
     while ((rc = step(t, &last)) != ZCIO_OK) {
         CHECK(rc == ZCIO_WANT_WRITE || rc == ZCIO_MORE);
         if (rc == ZCIO_WANT_WRITE)
-            received += drain(sv[1], got + received, WANT - received);
+            received += tu_drain(sv[1], got + received, WANT - received);
     }
     CHECK_U64(last.written, WANT);
     CHECK_RC(step(t, &last), ZCIO_OK);
@@ -93,7 +75,7 @@ int main(void)
     CHECK_SYS(fcntl(sv[0], F_GETFD));
     close(sv[0]);
     while (received < WANT)
-        received += drain(sv[1], got + received, WANT - received);
+        received += tu_drain(sv[1], got + received, WANT - received);
     CHECK(recv(sv[1], got, 1, 0) == 0);
     CHECK(memcmp(got, data + START, WANT) == 0);
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -241,6 +243,25 @@ static inline int tu_temp_file_in(const char *dir, const void *data,
 static inline int tu_temp_file(const void *data, size_t len)
 {
     return tu_temp_file_in(tu_tmpdir(), data, len);
+}
+
+/* Reads whatever the socket holds now, after waiting for at least one byte;
+ * returns the number of bytes read into buf (at most room). */
+static inline size_t tu_drain(int fd, uint8_t *buf, size_t room)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    size_t got = 0;
+
+    CHECK_SYS(poll(&pfd, 1, -1));
+    while (got < room) {
+        ssize_t n = recv(fd, buf + got, room - got, MSG_DONTWAIT);
+
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        CHECK(n > 0);
+        got += (size_t)n;
+    }
+    return got;
 }
 
 /* Opens the file behind fd again with other flags (e.g. O_RDONLY); works

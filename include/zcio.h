@@ -892,9 +892,11 @@ void zcio_fault_clear(void);
 
 /**
  * How many calls of the `ZCIO_FAULT_*` kind the library made since the
- * last `zcio_fault_clear` (or since the process started); 0 for an
- * unknown kind. Counts every call, faulted or not, so a test can count the
- * calls of a clean run and then inject at each one. Thread-safe.
+ * last `zcio_fault_clear`; 0 for an unknown kind. Counting starts with the
+ * first call of any `zcio_fault_*` function (or a `ZCIO_FAULTS` rule), so
+ * call `zcio_fault_clear` before the run to count. Counts every call,
+ * faulted or not, so a test can count the calls of a clean run and then
+ * inject at each one. Thread-safe.
  */
 uint64_t zcio_fault_count(uint32_t call);
 

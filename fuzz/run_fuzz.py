@@ -49,7 +49,9 @@ def fuzz(harness, corpus, work, seconds, extra):
     shutil.rmtree(artifacts, ignore_errors=True)
     os.makedirs(scratch, exist_ok=True)
     os.makedirs(artifacts, exist_ok=True)
-    cmd = [harness, *FLAGS, *extra, "-max_total_time=%d" % seconds,
+    # A fixed seed makes the mutations the same from run to run, so a
+    # failure in CI can be reproduced from the test's command line.
+    cmd = [harness, *FLAGS, "-seed=1", *extra, "-max_total_time=%d" % seconds,
            "-artifact_prefix=" + artifacts, scratch, corpus]
     print("+ " + " ".join(cmd), flush=True)
     run = subprocess.run(cmd, stdout=subprocess.PIPE,

@@ -168,13 +168,39 @@ fn check_int(ret: c_int) -> Result<c_int, Error> {
     if ret < 0 { Err(last_error()) } else { Ok(ret) }
 }
 
-/// Turns an optional offset into the pointer the kernel reads and advances.
-fn offset_ptr(offset: Option<&mut i64>) -> *mut libc::off64_t {
-    offset.map_or(ptr::null_mut(), |off| off as *mut i64 as *mut libc::off64_t)
+/// A caller's optional offset as one call sees it. The kernel gets a copy
+/// to read (and advance, or not: devices such as /dev/null accept an offset
+/// and leave it alone), and the caller's value is then set to where it was
+/// plus exactly the bytes the call moved.
+struct Offset<'a> {
+    caller: Option<&'a mut i64>,
+    copy: i64,
 }
 
-/// One sendfile(2) call; the kernel advances `offset` (or the file position
-/// when it is `None`) by the bytes it returns.
+impl<'a> Offset<'a> {
+    fn new(caller: Option<&'a mut i64>) -> Offset<'a> {
+        let copy = caller.as_deref().copied().unwrap_or(0);
+        Offset { caller, copy }
+    }
+
+    /// NULL for "use the file position", else the copy.
+    fn ptr(&mut self) -> *mut libc::off64_t {
+        if self.caller.is_some() {
+            &mut self.copy
+        } else {
+            ptr::null_mut()
+        }
+    }
+
+    fn settle(self, result: &Result<usize, Error>) {
+        if let (Some(caller), Ok(n)) = (self.caller, result) {
+            *caller += *n as i64;
+        }
+    }
+}
+
+/// One sendfile(2) call; `offset` (or the file position when it is `None`)
+/// advances by the bytes it returns.
 pub fn sendfile(
     out_fd: RawFd,
     in_fd: RawFd,
@@ -182,9 +208,12 @@ pub fn sendfile(
     mut count: usize,
 ) -> Result<usize, Error> {
     inject(Call::Sendfile, &mut count)?;
+    let mut offset = Offset::new(offset);
     // SAFETY: the offset pointer is NULL or a valid, exclusive i64 for the
     // duration of the call; descriptors are plain integers to the kernel.
-    check_size(unsafe { libc::sendfile64(out_fd, in_fd, offset_ptr(offset), count) })
+    let result = check_size(unsafe { libc::sendfile64(out_fd, in_fd, offset.ptr(), count) });
+    offset.settle(&result);
+    result
 }
 
 /// One splice(2) call with the kernel's `SPLICE_F_*` flags.
@@ -197,10 +226,14 @@ pub fn splice(
     flags: u32,
 ) -> Result<usize, Error> {
     inject(Call::Splice, &mut len)?;
-    let (in_off, out_off) = (offset_ptr(in_offset), offset_ptr(out_offset));
+    let (mut in_off, mut out_off) = (Offset::new(in_offset), Offset::new(out_offset));
     // SAFETY: both offset pointers are NULL or valid, exclusive i64s for the
     // duration of the call.
-    check_size(unsafe { libc::splice(in_fd, in_off, out_fd, out_off, len, flags) })
+    let result =
+        check_size(unsafe { libc::splice(in_fd, in_off.ptr(), out_fd, out_off.ptr(), len, flags) });
+    in_off.settle(&result);
+    out_off.settle(&result);
+    result
 }
 
 /// One tee(2) call with the kernel's `SPLICE_F_*` flags.
@@ -219,10 +252,15 @@ pub fn copy_file_range(
     mut len: usize,
 ) -> Result<usize, Error> {
     inject(Call::CopyFileRange, &mut len)?;
-    let (in_off, out_off) = (offset_ptr(in_offset), offset_ptr(out_offset));
+    let (mut in_off, mut out_off) = (Offset::new(in_offset), Offset::new(out_offset));
     // SAFETY: both offset pointers are NULL or valid, exclusive i64s for the
     // duration of the call; flags must be 0.
-    check_size(unsafe { libc::copy_file_range(in_fd, in_off, out_fd, out_off, len, 0) })
+    let result = check_size(unsafe {
+        libc::copy_file_range(in_fd, in_off.ptr(), out_fd, out_off.ptr(), len, 0)
+    });
+    in_off.settle(&result);
+    out_off.settle(&result);
+    result
 }
 
 /// pipe2(2): returns the read end and the write end, owned.

@@ -299,3 +299,32 @@ fn primitives_copying_a_file_onto_itself_stop_at_the_old_end() {
     assert_eq!((rc, n), (ZCIO_OK, 12_388));
     assert_eq!(contents(&file), [data.clone(), data].concat());
 }
+
+/// Found by fuzzing: /dev/null accepts a splice output offset and leaves it
+/// alone, so an offset must advance by the bytes moved whatever the kernel
+/// does with it.
+#[test]
+fn offsets_advance_by_exactly_the_bytes_moved_on_any_device() {
+    use zcio::ffi::primitives::zcio_splice;
+    let (pipe_read, mut pipe_write) = pipe(false);
+    pipe_write.write_all(&pattern(12_388, 87)).unwrap();
+    drop(pipe_write);
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let (mut at, mut moved) = (3_849_984i64, 0u64);
+    // SAFETY: at and moved are live locals.
+    let rc = unsafe {
+        zcio_splice(
+            pipe_read.as_raw_fd(),
+            ptr::null_mut(),
+            null.as_raw_fd(),
+            &mut at,
+            555_505,
+            0,
+            &mut moved,
+        )
+    };
+    assert_eq!((rc, moved, at), (ZCIO_ESHORT, 12_388, 3_849_984 + 12_388));
+}
